@@ -1,0 +1,1 @@
+"""Business rules: running elections, and (later) rolls, processes, reports and decisions."""
