@@ -1,0 +1,1 @@
+"""The ``unionvote`` command."""

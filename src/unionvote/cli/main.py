@@ -1,0 +1,93 @@
+"""``unionvote``: the command line for the election committee, trustees and observers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from unionvote import __version__
+from unionvote.verify import CHECKS, Report, verify_record
+
+app = typer.Typer(
+    name="unionvote",
+    help="Independent, verifiable balloting for union endorsement votes.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"unionvote {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Independent, verifiable balloting for union endorsement votes."""
+
+
+@app.command()
+def verify(
+    record: Annotated[
+        Path, typer.Argument(help="The election record, a Belenios .bel archive.", show_default=False)
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the report as JSON, for machines.")
+    ] = False,
+) -> None:
+    """Re-check every ballot, proof, signature, chain link, the tally and the result.
+
+    Exits 0 only when every check passes; the last line is the verdict.
+    """
+    if not record.is_file():
+        typer.echo(f"unionvote verify: ERROR: no such file: {record}", err=True)
+        raise typer.Exit(2)
+    report = verify_record(record)
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    else:
+        _print_report(report)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def _print_report(report: Report) -> None:
+    console = Console(highlight=False, soft_wrap=True)
+    election = report.election
+    if election:
+        console.print(
+            f"Election: {election.get('name')}  (uuid {election.get('uuid')}, "
+            f"fingerprint {election.get('fingerprint')}, {election.get('voters', '?')} voters)"
+        )
+    console.print(f"Record:   {report.record}  ({report.phase})")
+    console.print()
+    for name in [*CHECKS, *(n for n in report.checks if n not in CHECKS)]:
+        result = report.checks.get(name)
+        if result is None:
+            continue
+        status = "[green]PASS[/green]" if result.passed else "[red]FAIL[/red]"
+        console.print(f"  {status}  {name:<24} {result.checked:>9} checked  {escape(CHECKS.get(name, ''))}")
+        for failure in result.failures[:20]:
+            console.print(f"        - {escape(failure.line())}")
+        if len(result.failures) > 20:
+            console.print(f"        … and {len(result.failures) - 20} more")
+    if report.result is not None:
+        console.print()
+        for question, counts in zip(election.get("questions", []), report.result, strict=False):
+            labels = (["(blank)"] if question["blank"] else []) + question["answers"]
+            console.print(f"  {question['question']}")
+            for label, count in zip(labels, counts, strict=False):
+                console.print(f"    {count:>10}  {label}")
+    console.print()
+    typer.echo(report.verdict())

@@ -1,0 +1,339 @@
+"""Verify a whole election record (specification §"Audit"): every element, proof, signature,
+chain link, the encrypted tally, every partial decryption and the result.
+
+One streaming pass over the archive checks the chain (the archive reader does) and every
+ballot, and multiplies the ballots into the tally as it goes; a revote's earlier ballot is
+divided out afterwards, in a second pass that reads only what a revote replaced. Nothing that
+grows with the number of ballots is kept but the map from credential to its last ballot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+from unionvote.crypto.credentials import PublicCredential
+from unionvote.crypto.decryption import DiscreteLog, PartialDecryption, combine_factors
+from unionvote.crypto.elgamal import ZERO_CIPHERTEXT, Ciphertext
+from unionvote.crypto.errors import CryptoError
+from unionvote.crypto.group import GroupElement
+from unionvote.crypto.trustees import TrusteeItem, election_public_key, key_owners
+from unionvote.record.archive import ArchiveReader, EventEntry
+from unionvote.record.ballot import check_ballot
+from unionvote.record.errors import RecordError
+from unionvote.record.messages import (
+    Ballot,
+    Election,
+    Owned,
+    Result,
+    SetupData,
+    SizedEncryptedTally,
+    encrypted_tally_to_json,
+    parse_credentials_entry,
+    parse_encrypted_tally,
+    parse_entry,
+    parse_trustees_entry,
+)
+from unionvote.verify.report import Report
+
+__all__ = ["verify_record"]
+
+_BALLOT_CHECKS = (
+    "ballot.canonical",
+    "ballot.election",
+    "ballot.credential",
+    "ballot.signature",
+    "ballot.individual_proof",
+    "ballot.overall_proof",
+)
+
+T = TypeVar("T")
+
+
+class _Stop(Exception):
+    """Raised inside the verifier when nothing further can be checked."""
+
+
+def verify_record(path: Path) -> Report:
+    """Check everything in the record at ``path``; the report says what passed and failed."""
+    report = Report(str(path))
+    try:
+        with ArchiveReader.open(path) as reader:
+            _Verifier(report, reader, path).run()
+    except RecordError as error:
+        report.stop(_archive_check(error.check), error.detail, error.entry)
+    except _Stop:
+        pass
+    except OSError as error:
+        report.stop("archive", f"cannot read the record: {error.strerror or error}")
+    if report.stopped is None:
+        report.passed("archive")
+    return report
+
+
+def _archive_check(check: str) -> str:
+    return "archive.chain" if check in {"archive.chain", "archive.height"} else check
+
+
+class _Verifier:
+    def __init__(self, report: Report, reader: ArchiveReader, path: Path) -> None:
+        self.report = report
+        self.reader = reader
+        self.path = path
+        self.last: dict[GroupElement, str] = {}
+        self.superseded: set[str] = set()
+        self.running: list[list[Ciphertext]] = []
+        self.valid: set[str] = set()
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def parse(self, check: str, raw: bytes, build: Callable[[bytes], T], entry: str) -> T:
+        try:
+            return build(raw)
+        except (RecordError, CryptoError) as error:
+            detail = error.detail if isinstance(error, RecordError) else str(error)
+            self.report.stop(check, detail, entry)
+            raise _Stop from error
+
+    # -- the pass --------------------------------------------------------------------------
+
+    def run(self) -> None:
+        events = self.reader.iter_events()
+        first = next(events, None)
+        if first is None:
+            self.report.stop("archive", "the record has no events")
+            raise _Stop
+        self.setup(first)
+        self.report.phase = "voting"
+        for entry in events:
+            self.report.passed("archive.chain")
+            kind = entry.event.type
+            if kind == "Ballot":
+                self.ballot(entry)
+            elif kind == "EndBallots":
+                self.report.phase = "closed"
+            elif kind == "EncryptedTally":
+                self.tally(entry)
+            elif kind == "PartialDecryption":
+                self.partial_decryption(entry)
+            elif kind == "Result":
+                self.result(entry)
+            else:  # Shuffle events: only for non-homomorphic questions, which we never write
+                self.report.stop("archive", f"{kind} events are not supported", entry.hash)
+                raise _Stop
+        self.report.passed("archive.chain")
+
+    def setup(self, entry: EventEntry) -> None:
+        if entry.event.type != "Setup" or entry.payload is None:
+            self.report.stop("setup.election", "the first event is not Setup", entry.hash)
+            raise _Stop
+        setup = self.parse(
+            "setup.election",
+            entry.payload,
+            lambda raw: parse_entry("setup", raw, SetupData.from_json, SetupData.to_json),
+            entry.hash,
+        )
+        self.election_hash = setup.election_hash
+        self.election: Election = self.parse(
+            "setup.election",
+            self.reader.data(setup.election),
+            lambda raw: parse_entry("election", raw, Election.from_json, Election.to_json),
+            setup.election,
+        )
+        self.report.passed("setup.election")
+        self.report.election = {
+            "uuid": self.election.uuid,
+            "name": self.election.name,
+            "fingerprint": self.election_hash,
+            "questions": [
+                {"question": q.question, "answers": list(q.answers), "blank": q.blank}
+                for q in self.election.questions
+            ],
+        }
+        self.trustees: list[TrusteeItem] = self.parse(
+            "setup.trustees", self.reader.data(setup.trustees), parse_trustees_entry, setup.trustees
+        )
+        for item in self.trustees:
+            try:
+                item.check()
+                self.report.passed("setup.trustees")
+            except CryptoError as error:
+                self.report.failed("setup.trustees", str(error), setup.trustees)
+        if election_public_key(self.trustees) == self.election.public_key:
+            self.report.passed("setup.public_key")
+        else:
+            self.report.failed(
+                "setup.public_key", "the election key is not the product of the trustees' keys"
+            )
+        credentials: list[PublicCredential] = self.parse(
+            "setup.credentials",
+            self.reader.data(setup.credentials),
+            parse_credentials_entry,
+            setup.credentials,
+        )
+        self.report.passed("setup.credentials", len(credentials))
+        self.report.election["voters"] = len(credentials)
+        self.weights = {c.key: (1 if c.weight is None else c.weight) for c in credentials}
+        self.running = [
+            [ZERO_CIPHERTEXT] * q.shape.ciphertexts for q in self.election.questions
+        ]
+
+    def ballot(self, entry: EventEntry) -> None:
+        assert entry.payload is not None
+        report = self.report
+        report.ballots_checked += 1
+        name = entry.event.payload
+        try:
+            ballot = parse_entry("ballot", entry.payload, Ballot.from_json, Ballot.to_json)
+        except RecordError as error:
+            report.failed("ballot.canonical", error.detail, name)
+            return
+        if ballot.credential not in self.weights:
+            report.failed("ballot.credential", "the credential is not on the public list", name)
+            return
+        try:
+            check_ballot(self.election, self.election_hash, ballot)
+        except CryptoError as error:
+            report.failed(error.check, error.detail, name)
+            return
+        for check in _BALLOT_CHECKS:
+            report.passed(check)
+        if any(q.blank for q in self.election.questions):
+            report.passed("ballot.blank_proof")
+        previous = self.last.get(ballot.credential)
+        if previous is not None:
+            self.superseded.add(previous)
+        assert name is not None
+        self.last[ballot.credential] = name
+        self._accumulate(ballot, multiply=True)
+
+    def _accumulate(self, ballot: Ballot, *, multiply: bool) -> None:
+        weight = self.weights[ballot.credential]
+        for row, answer in zip(self.running, ballot.answers, strict=True):
+            for j, c in enumerate(answer.choices):
+                term = c if weight == 1 else c**weight
+                row[j] = row[j] * term if multiply else Ciphertext(
+                    row[j].alpha / term.alpha, row[j].beta / term.beta
+                )
+
+    def _superseded_ballots(self) -> Iterator[Ballot]:
+        with ArchiveReader.open(self.path) as reader:
+            for entry in reader.iter_events():
+                if entry.event.type == "Ballot" and entry.event.payload in self.superseded:
+                    assert entry.payload is not None
+                    yield parse_entry("ballot", entry.payload, Ballot.from_json, Ballot.to_json)
+
+    def tally(self, entry: EventEntry) -> None:
+        assert entry.payload is not None
+        sized = self.parse(
+            "tally.count",
+            entry.payload,
+            lambda raw: parse_entry(
+                "tally", raw, SizedEncryptedTally.from_json, SizedEncryptedTally.to_json
+            ),
+            entry.event.payload or entry.hash,
+        )
+        published = self.parse(
+            "tally.encrypted",
+            self.reader.data(sized.encrypted_tally),
+            lambda raw: parse_entry(
+                "tally", raw, parse_encrypted_tally, encrypted_tally_to_json
+            ),
+            sized.encrypted_tally,
+        )
+        for ballot in self._superseded_ballots():
+            self._accumulate(ballot, multiply=False)
+        self.superseded.clear()
+        counted = list(self.last)
+        self.report.ballots_counted = len(counted)
+        total_weight = sum(self.weights[c] for c in counted)
+        if (sized.num_tallied, sized.total_weight) == (len(counted), total_weight):
+            self.report.passed("tally.count")
+        else:
+            self.report.failed(
+                "tally.count",
+                f"the record says {sized.num_tallied} ballots of total weight "
+                f"{sized.total_weight}; the last ballots number {len(counted)}, "
+                f"weight {total_weight}",
+                entry.event.payload,
+            )
+        if published == self.running:
+            self.report.passed("tally.encrypted")
+        else:
+            self.report.failed(
+                "tally.encrypted",
+                "the published encrypted tally is not the product of the counted ballots",
+                sized.encrypted_tally,
+            )
+        self.encrypted_tally, self.total_weight = published, sized.total_weight
+        self.partials: dict[int, PartialDecryption] = {}
+        self.owners = {number: key for number, _, key in key_owners(self.trustees)}
+        self.report.phase = "tallied"
+
+    def partial_decryption(self, entry: EventEntry) -> None:
+        assert entry.payload is not None
+        name = entry.event.payload
+        owned = self.parse(
+            "decryption.owner",
+            entry.payload,
+            lambda raw: parse_entry("decryption.owner", raw, Owned.from_json, Owned.to_json),
+            name or entry.hash,
+        )
+        partial = self.parse(
+            "decryption.proof",
+            self.reader.data(owned.payload),
+            lambda raw: parse_entry(
+                "decryption", raw, PartialDecryption.from_json, PartialDecryption.to_json
+            ),
+            owned.payload,
+        )
+        key = self.owners.get(owned.owner)
+        if key is None or owned.owner in self.partials:
+            self.report.failed(
+                "decryption.owner", f"trustee {owned.owner} is unknown or decrypted twice", name
+            )
+            return
+        self.report.passed("decryption.owner")
+        try:
+            partial.check(self.election_hash, key, self.encrypted_tally)
+        except CryptoError as error:
+            self.report.failed("decryption.proof", f"trustee {owned.owner}: {error.detail}", name)
+            return
+        self.report.passed("decryption.proof")
+        self.partials[owned.owner] = partial
+
+    def result(self, entry: EventEntry) -> None:
+        assert entry.payload is not None
+        name = entry.event.payload
+        published = self.parse(
+            "result.counts",
+            entry.payload,
+            lambda raw: parse_entry("result", raw, Result.from_json, Result.to_json),
+            name or entry.hash,
+        )
+        self.report.phase = "decrypted"
+        try:
+            factors = combine_factors(
+                self.trustees, self.partials, [len(q) for q in self.encrypted_tally]
+            )
+            self.report.passed("decryption.missing")
+            log = DiscreteLog(self.total_weight)
+            counts = [
+                [log(c.beta / f) for c, f in zip(row, frow, strict=True)]
+                for row, frow in zip(self.encrypted_tally, factors, strict=True)
+            ]
+        except CryptoError as error:
+            check = "result.counts" if error.check == "result.discrete_log" else error.check
+            self.report.failed(check, error.detail, name)
+            return
+        if [list(q) for q in published.result] == counts:
+            self.report.passed("result.counts")
+            self.report.result = counts
+        else:
+            self.report.failed(
+                "result.counts",
+                f"the record publishes {[list(q) for q in published.result]}, "
+                f"the decryption gives {counts}",
+                name,
+            )

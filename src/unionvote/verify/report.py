@@ -1,0 +1,134 @@
+"""The verifier's report: every named check, how many items it covered, and what failed.
+
+Check names are stable (tests, scripts and observers key on them); ``CHECKS`` lists them in
+the order they are made, each with what it establishes when it passes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+__all__ = ["CHECKS", "CheckResult", "Failure", "Report"]
+
+CHECKS: Final[dict[str, str]] = {
+    "archive": "the archive is a Belenios .bel tar: header, entry names, content hashes",
+    "archive.chain": "every event names the previous one as its parent, heights count up",
+    "setup.election": "the election entry is canonical, group Ed25519, questions well formed",
+    "setup.trustees": "every trustee key is proven (proof of knowledge, threshold parameters)",
+    "setup.public_key": "the election key is the product of the trustees' keys",
+    "setup.credentials": "the public credentials are valid points, distinct, weights consistent",
+    "ballot.canonical": "each ballot is canonical JSON of the specification's shape",
+    "ballot.election": "each ballot names this election (uuid and fingerprint φ)",
+    "ballot.shape": "each ballot answers every question with the right number of choices",
+    "ballot.credential": "each ballot's credential is on the public list",
+    "ballot.signature": "each ballot is signed with its credential over its own content",
+    "ballot.individual_proof": "each encrypted choice is proven to be 0 or 1",
+    "ballot.overall_proof": "each answer's number of choices is proven within [min, max]",
+    "ballot.blank_proof": "each answer is proven blank or not blank, never both",
+    "tally.encrypted": "the encrypted tally is the product of the last ballot of each voter",
+    "tally.count": "the number of ballots and total weight counted are right",
+    "decryption.owner": "each partial decryption is by a trustee of this election, once",
+    "decryption.proof": "each decryption factor is proven against its trustee's key",
+    "decryption.missing": "enough trustees decrypted (every Single, a threshold of each group)",
+    "result.counts": "the published counts are the decryption of the encrypted tally",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    check: str
+    detail: str
+    entry: str | None = None
+
+    def line(self) -> str:
+        where = f" [{self.entry}]" if self.entry else ""
+        return f"{self.check}{where}: {self.detail}"
+
+
+@dataclass(slots=True)
+class CheckResult:
+    name: str
+    checked: int = 0
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+@dataclass(slots=True)
+class Report:
+    """What one verification found. ``ok`` only when every check passed and nothing stopped
+    the verification early."""
+
+    record: str
+    checks: dict[str, CheckResult] = field(default_factory=dict)
+    election: dict[str, Any] = field(default_factory=dict)
+    ballots_checked: int = 0
+    ballots_counted: int = 0
+    phase: str = "setup"
+    stopped: Failure | None = None
+    result: list[list[int]] | None = None
+
+    def _get(self, name: str) -> CheckResult:
+        if name not in self.checks:
+            self.checks[name] = CheckResult(name)
+        return self.checks[name]
+
+    def passed(self, name: str, count: int = 1) -> None:
+        self._get(name).checked += count
+
+    def failed(self, name: str, detail: str, entry: str | None = None) -> None:
+        result = self._get(name)
+        result.checked += 1
+        result.failures.append(Failure(name, detail, entry))
+
+    def stop(self, name: str, detail: str, entry: str | None = None) -> None:
+        """A failure after which nothing further can be checked (a broken archive)."""
+        self.failed(name, detail, entry)
+        self.stopped = Failure(name, detail, entry)
+
+    @property
+    def failures(self) -> list[Failure]:
+        return [f for c in self.checks.values() for f in c.failures]
+
+    @property
+    def ok(self) -> bool:
+        return self.stopped is None and not self.failures
+
+    def verdict(self) -> str:
+        """The one-line verdict: how many ballots were checked and what failed."""
+        ballots = f"{self.ballots_checked} ballot{'s' if self.ballots_checked != 1 else ''}"
+        if self.ok:
+            return (
+                f"unionvote verify: PASS: {ballots} checked, {self.ballots_counted} counted, "
+                f"all {len(self.checks)} checks passed ({self.phase})"
+            )
+        failed = [c for c in self.checks.values() if not c.passed]
+        names = ", ".join(f"{c.name} ({len(c.failures)})" for c in failed)
+        stopped = "; verification stopped early" if self.stopped else ""
+        return f"unionvote verify: FAIL: {ballots} checked; failed: {names}{stopped}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "record": self.record,
+            "ok": self.ok,
+            "phase": self.phase,
+            "election": self.election,
+            "ballots_checked": self.ballots_checked,
+            "ballots_counted": self.ballots_counted,
+            "result": self.result,
+            "checks": [
+                {
+                    "name": c.name,
+                    "passed": c.passed,
+                    "checked": c.checked,
+                    "failures": [
+                        {"detail": f.detail, "entry": f.entry} for f in c.failures
+                    ],
+                }
+                for c in self.checks.values()
+            ],
+            "verdict": self.verdict(),
+        }
