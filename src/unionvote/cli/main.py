@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from unionvote import __version__
+from unionvote.domain.rehearsal import rehearse
 from unionvote.verify import CHECKS, Report, verify_record
 
 app = typer.Typer(
@@ -41,7 +50,8 @@ def main(
 @app.command()
 def verify(
     record: Annotated[
-        Path, typer.Argument(help="The election record, a Belenios .bel archive.", show_default=False)
+        Path,
+        typer.Argument(help="The election record, a Belenios .bel archive.", show_default=False),
     ],
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the report as JSON, for machines.")
@@ -62,6 +72,45 @@ def verify(
     raise typer.Exit(0 if report.ok else 1)
 
 
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Where to write the record.")] = Path("demo-out"),
+    members: Annotated[int, typer.Option(min=1, help="How many synthetic members vote.")] = 500,
+    seed: Annotated[
+        int | None, typer.Option(help="Make the run reproducible (keys and votes).")
+    ] = None,
+) -> None:
+    """Rehearse a whole verifiable election with synthetic members, then verify its record."""
+    candidates = ["Joe Biden", "Donald Trump", "Robert F. Kennedy Jr.", "Ron DeSantis", "Others"]
+    shares = [61, 17, 7, 7, 8]
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
+    ) as progress:
+        task = progress.add_task("Members voting", total=members)
+        rehearsal = rehearse(
+            out,
+            voters=members,
+            candidates=candidates,
+            shares=shares,
+            seed=seed,
+            timestamp=int(time.time()),
+            progress=lambda done: progress.update(task, completed=done),
+        )
+    typer.echo(f"SIMULATION: {rehearsal.ballots_cast} ballots cast by synthetic members.")
+    counts = rehearsal.result.result[0]
+    total = sum(counts) or 1
+    for name, count in sorted(zip(candidates, counts, strict=True), key=lambda p: -p[1]):
+        typer.echo(f"  {name:<24} {count:>7}  {100 * count / total:5.1f}%")
+    typer.echo(f"Record: {rehearsal.record}")
+    report = verify_record(rehearsal.record)
+    typer.echo(report.verdict())
+    typer.echo(
+        f"Check it yourself: unionvote verify {rehearsal.record}"
+        "   (and ../shared/tools/belenios-verify for Belenios's own verifier)"
+    )
+    raise typer.Exit(0 if report.ok else 1)
+
+
 def _print_report(report: Report) -> None:
     console = Console(highlight=False, soft_wrap=True)
     election = report.election
@@ -77,7 +126,9 @@ def _print_report(report: Report) -> None:
         if result is None:
             continue
         status = "[green]PASS[/green]" if result.passed else "[red]FAIL[/red]"
-        console.print(f"  {status}  {name:<24} {result.checked:>9} checked  {escape(CHECKS.get(name, ''))}")
+        console.print(
+            f"  {status}  {name:<24} {result.checked:>9} checked  {escape(CHECKS.get(name, ''))}"
+        )
         for failure in result.failures[:20]:
             console.print(f"        - {escape(failure.line())}")
         if len(result.failures) > 20:

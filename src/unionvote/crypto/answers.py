@@ -17,7 +17,7 @@ from typing import Any
 from unionvote.crypto.elgamal import Ciphertext, encrypt
 from unionvote.crypto.encoding import expect_fields, parse_element, parse_list
 from unionvote.crypto.errors import EncodingError, InvalidProof
-from unionvote.crypto.group import Q, GroupElement, Rng
+from unionvote.crypto.group import GroupElement, Q, Rng
 from unionvote.crypto.proofs import (
     Proof,
     prove_blank,

@@ -18,7 +18,7 @@ from typing import Any
 
 from unionvote.crypto.encoding import BASE58_ALPHABET
 from unionvote.crypto.errors import EncodingError
-from unionvote.crypto.group import Q, GroupElement, Rng, g
+from unionvote.crypto.group import GroupElement, Q, Rng, g
 
 __all__ = ["PrivateCredential", "PublicCredential", "parse_public_credentials"]
 

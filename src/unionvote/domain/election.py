@@ -37,9 +37,9 @@ from unionvote.record.messages import (
     SetupData,
     SizedEncryptedTally,
     encrypted_tally_to_json,
+    parse_credentials_entry,
     parse_encrypted_tally,
     parse_entry,
-    parse_credentials_entry,
     parse_trustees_entry,
 )
 
@@ -265,7 +265,9 @@ class ElectionBox:
         """The encrypted tally: per answer, the product of the counted ballots' ciphertexts,
         each raised to its voter's weight. One streaming pass over the record."""
         if self.phase is not Phase.CLOSED:
-            raise ElectionError("tally.phase", f"cannot tally while the election is {self.phase.value}")
+            raise ElectionError(
+                "tally.phase", f"cannot tally while the election is {self.phase.value}"
+            )
         tally = [[ZERO_CIPHERTEXT] * q.shape.ciphertexts for q in self.election.questions]
         count, total_weight = 0, 0
         for ballot in self._counted_ballots():
@@ -277,7 +279,9 @@ class ElectionBox:
                     row[j] = row[j] * (c if weight is None else c**weight)
         tally_hash = self._writer.add_data(compact_json(encrypted_tally_to_json(tally)))
         sized = SizedEncryptedTally(count, total_weight, tally_hash)
-        self._writer.add_event("EncryptedTally", self._writer.add_data(compact_json(sized.to_json())))
+        self._writer.add_event(
+            "EncryptedTally", self._writer.add_data(compact_json(sized.to_json()))
+        )
         self._writer.flush()
         self.tally, self._encrypted_tally, self.phase = sized, tally, Phase.TALLIED
         return sized
@@ -318,7 +322,9 @@ class ElectionBox:
     def compute_result(self) -> Result:
         """Combine the partial decryptions and publish the counts."""
         if self.phase is not Phase.TALLIED or self.tally is None:
-            raise ElectionError("result.phase", f"cannot publish while the election is {self.phase.value}")
+            raise ElectionError(
+                "result.phase", f"cannot publish while the election is {self.phase.value}"
+            )
         tally = self.encrypted_tally
         try:
             factors = combine_factors(self.trustees, self._partials, [len(q) for q in tally])

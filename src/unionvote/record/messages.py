@@ -159,7 +159,9 @@ class Election:
             raise EncodingError("election.version", f"version {obj['version']!r}, not 1")
         if obj["group"] != GROUP_NAME:
             raise EncodingError("election.group", f"group {obj['group']!r}, not {GROUP_NAME}")
-        optional = {k: _text(obj[k], what) for k in ("administrator", "credential_authority") if k in obj}
+        optional = {
+            k: _text(obj[k], what) for k in ("administrator", "credential_authority") if k in obj
+        }
         return cls(
             _text(obj["uuid"], what),
             _text(obj["name"], what),
@@ -180,7 +182,11 @@ class SetupData:
     credentials: str
 
     def to_json(self) -> dict[str, str]:
-        return {"election": self.election, "trustees": self.trustees, "credentials": self.credentials}
+        return {
+            "election": self.election,
+            "trustees": self.trustees,
+            "credentials": self.credentials,
+        }
 
     @classmethod
     def from_json(cls, obj: Any) -> SetupData:

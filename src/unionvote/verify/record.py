@@ -175,9 +175,7 @@ class _Verifier:
         self.report.passed("setup.credentials", len(credentials))
         self.report.election["voters"] = len(credentials)
         self.weights = {c.key: (1 if c.weight is None else c.weight) for c in credentials}
-        self.running = [
-            [ZERO_CIPHERTEXT] * q.shape.ciphertexts for q in self.election.questions
-        ]
+        self.running = [[ZERO_CIPHERTEXT] * q.shape.ciphertexts for q in self.election.questions]
 
     def ballot(self, entry: EventEntry) -> None:
         assert entry.payload is not None
@@ -213,8 +211,10 @@ class _Verifier:
         for row, answer in zip(self.running, ballot.answers, strict=True):
             for j, c in enumerate(answer.choices):
                 term = c if weight == 1 else c**weight
-                row[j] = row[j] * term if multiply else Ciphertext(
-                    row[j].alpha / term.alpha, row[j].beta / term.beta
+                row[j] = (
+                    row[j] * term
+                    if multiply
+                    else Ciphertext(row[j].alpha / term.alpha, row[j].beta / term.beta)
                 )
 
     def _superseded_ballots(self) -> Iterator[Ballot]:
@@ -237,9 +237,7 @@ class _Verifier:
         published = self.parse(
             "tally.encrypted",
             self.reader.data(sized.encrypted_tally),
-            lambda raw: parse_entry(
-                "tally", raw, parse_encrypted_tally, encrypted_tally_to_json
-            ),
+            lambda raw: parse_entry("tally", raw, parse_encrypted_tally, encrypted_tally_to_json),
             sized.encrypted_tally,
         )
         for ballot in self._superseded_ballots():

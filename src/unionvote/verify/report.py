@@ -124,9 +124,7 @@ class Report:
                     "name": c.name,
                     "passed": c.passed,
                     "checked": c.checked,
-                    "failures": [
-                        {"detail": f.detail, "entry": f.entry} for f in c.failures
-                    ],
+                    "failures": [{"detail": f.detail, "entry": f.entry} for f in c.failures],
                 }
                 for c in self.checks.values()
             ],
