@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from unionvote.crypto.encoding import BASE58_ALPHABET
+from unionvote.crypto.encoding import BASE58_ALPHABET, parse_key
 from unionvote.crypto.errors import EncodingError
 from unionvote.crypto.group import GroupElement, Q, Rng, g
 
@@ -108,10 +108,10 @@ class PublicCredential:
             raise EncodingError("credentials", "a public credential is a string")
         key, sep, weight = value.partition(",")
         if not sep:
-            return cls(GroupElement.from_string(key))
+            return cls(parse_key(key))
         if not weight.isdigit() or (len(weight) > 1 and weight[0] == "0"):
             raise EncodingError("credentials", f"not a weight: {weight[:40]!r}")
-        return cls(GroupElement.from_string(key), int(weight))
+        return cls(parse_key(key), int(weight))
 
 
 def parse_public_credentials(obj: Any) -> list[PublicCredential]:

@@ -18,6 +18,7 @@ __all__ = [
     "compact_json",
     "expect_fields",
     "parse_element",
+    "parse_key",
     "parse_list",
     "parse_small_int",
     "sha256_b64",
@@ -59,9 +60,19 @@ def expect_fields(
 
 
 def parse_element(value: Any) -> GroupElement:
+    """A group element; the identity is allowed (an empty tally's ciphertexts are (1, 1))."""
     if not isinstance(value, str):
         raise EncodingError("group_element", "expected a string")
     return GroupElement.from_string(value)
+
+
+def parse_key(value: Any) -> GroupElement:
+    """A public key (a credential, a trustee's or the election's key): never the identity,
+    whose private exponent would be 0 and known to everyone."""
+    element = parse_element(value)
+    if element.is_identity:
+        raise EncodingError("group_element", "a public key cannot be the identity element")
+    return element
 
 
 def parse_small_int(value: Any, what: str) -> int:

@@ -45,6 +45,7 @@ from unionvote.crypto.trustees import (
     TrusteePublicKey,
     certs_signature_message,
     coefexps_message,
+    read_coefexps,
     threshold_share_key,
 )
 
@@ -307,7 +308,7 @@ def _check_polynomial_public(
     p: PolynomialMessage, sender: CertKeys, certs_json: list[Any], threshold: int
 ) -> list[GroupElement]:
     p.coefexps.check(sender.verification, check="ceremony.coefexps")
-    commitments = _read_coefexps(p.coefexps)
+    commitments = read_coefexps(p.coefexps)
     if len(commitments) != threshold:
         raise InvalidProof("ceremony.coefexps", f"trustee {sender.index}: wrong degree")
     verify_message_signature(
@@ -317,13 +318,6 @@ def _check_polynomial_public(
         check="ceremony.signature",
     )
     return commitments
-
-
-def _read_coefexps(signed: SignedMessage) -> list[GroupElement]:
-    try:
-        return [GroupElement.from_string(a) for a in json.loads(signed.message)["coefexps"]]
-    except (ValueError, KeyError, TypeError) as error:
-        raise EncodingError("ceremony.coefexps", "not a coefexps message") from error
 
 
 # -- step 4: the trustee's key share -----------------------------------------------------------
@@ -392,7 +386,7 @@ def check_voutput(
 ) -> None:
     """Step 5 (the server): the public share matches the commitments and is proven and signed."""
     cert_keys = _check_certs(certs, threshold)
-    all_commitments = [_read_coefexps(c) for c in vinput.coefexps]
+    all_commitments = [read_coefexps(c) for c in vinput.coefexps]
     public_key.check(check="ceremony.voutput.pok")
     if public_key.signature is None:
         raise InvalidProof("ceremony.voutput", f"trustee {index}'s public share is not signed")

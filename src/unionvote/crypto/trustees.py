@@ -22,6 +22,7 @@ from unionvote.crypto.encoding import (
     compact_json,
     expect_fields,
     parse_element,
+    parse_key,
     parse_list,
     parse_small_int,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "election_public_key",
     "key_owners",
     "parse_trustees",
+    "read_coefexps",
     "threshold_share_key",
 ]
 
@@ -120,7 +122,7 @@ class TrusteePublicKey:
     def from_json(cls, obj: Any) -> TrusteePublicKey:
         expect_fields(obj, "trustee_public_key", ["pok", "public_key"], ["signature"])
         signature = Proof.from_json(obj["signature"]) if "signature" in obj else None
-        return cls(Proof.from_json(obj["pok"]), parse_element(obj["public_key"]), signature)
+        return cls(Proof.from_json(obj["pok"]), parse_key(obj["public_key"]), signature)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,8 +191,8 @@ class CertKeys:
             parse_small_int(context["size"], check),
             parse_small_int(context["threshold"], check),
             parse_small_int(context["index"], check),
-            parse_element(obj["verification"]),
-            parse_element(obj["encryption"]),
+            parse_key(obj["verification"]),
+            parse_key(obj["encryption"]),
         )
         if keys.to_message() != cert.message:
             raise EncodingError(check, "the certificate message is not in canonical form")
@@ -238,7 +240,7 @@ class PedersenTrustees:
         """y = ∏_z A_{z,0}, the product of every polynomial's constant term's exponential."""
         key = g**0
         for coefexps in self.coefexps:
-            key = key * _coefexps(coefexps)[0]
+            key = key * read_coefexps(coefexps)[0]
         return key
 
     def check(self) -> None:
@@ -265,7 +267,7 @@ class PedersenTrustees:
             zip(keys, self.coefexps, self.signatures, strict=True), start=1
         ):
             coefexps.check(cert_keys.verification, check="trustees.pedersen.coefexps")
-            exps = _coefexps(coefexps)
+            exps = read_coefexps(coefexps)
             if len(exps) != self.threshold:
                 raise InvalidProof(
                     "trustees.pedersen.coefexps",
@@ -324,7 +326,7 @@ def coefexps_message(coefexps: Sequence[GroupElement]) -> str:
     return compact_json({"coefexps": [str(a) for a in coefexps]}).decode()
 
 
-def _coefexps(signed: SignedMessage) -> list[GroupElement]:
+def read_coefexps(signed: SignedMessage) -> list[GroupElement]:
     try:
         obj = json.loads(signed.message)
     except ValueError as error:
