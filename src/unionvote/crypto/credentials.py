@@ -109,7 +109,7 @@ class PublicCredential:
         key, sep, weight = value.partition(",")
         if not sep:
             return cls(parse_key(key))
-        if not weight.isdigit() or (len(weight) > 1 and weight[0] == "0"):
+        if not (weight.isascii() and weight.isdigit()) or (len(weight) > 1 and weight[0] == "0"):
             raise EncodingError("credentials", f"not a weight: {weight[:40]!r}")
         return cls(parse_key(key), int(weight))
 

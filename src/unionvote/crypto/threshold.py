@@ -363,7 +363,7 @@ def make_voutput(
             threshold,
         )
         text = keys.open(sealed, sender=sender, check="ceremony.share")
-        if not text.isdigit() or int(text) >= Q:
+        if not (text.isascii() and text.isdigit()) or int(text) >= Q:
             raise InvalidProof("ceremony.share", f"trustee {sender.index} sent a malformed share")
         share = int(text)
         if g**share != threshold_share_key([commitments], index):

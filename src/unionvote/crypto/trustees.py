@@ -257,7 +257,11 @@ class PedersenTrustees:
                 raise InvalidProof("trustees.pedersen.shape", f"{len(items)} {name} for {m} certs")
         keys = [CertKeys.from_cert(c, check="trustees.pedersen.cert") for c in self.certs]
         for number, cert_keys in enumerate(keys, start=1):
-            if (cert_keys.size, cert_keys.index) != (m, number):
+            if (cert_keys.size, cert_keys.threshold, cert_keys.index) != (
+                m,
+                self.threshold,
+                number,
+            ):
                 raise InvalidProof(
                     "trustees.pedersen.cert", f"certificate {number} has the wrong context"
                 )

@@ -96,7 +96,9 @@ class Question:
     @classmethod
     def from_json(cls, obj: Any) -> Question:
         expect_fields(obj, "election.question", ["answers", "min", "max", "question"], ["blank"])
-        answers = tuple(_text(a, "election.question") for a in parse_list(obj["answers"], "q"))
+        answers = tuple(
+            _text(a, "election.question") for a in parse_list(obj["answers"], "election.question")
+        )
         blank = obj.get("blank", False)
         if blank is not True and "blank" in obj:
             raise EncodingError("election.question", "blank is written only when true")
