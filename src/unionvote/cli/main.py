@@ -20,6 +20,7 @@ from rich.progress import (
 
 from unionvote import __version__
 from unionvote.domain.rehearsal import rehearse
+from unionvote.record.errors import CHECKS as RECORD_CHECKS
 from unionvote.verify import CHECKS, Report, verify_record
 
 app = typer.Typer(
@@ -121,19 +122,20 @@ def _print_report(report: Report) -> None:
         )
     console.print(f"Record:   {report.record}  ({report.phase})")
     console.print()
+    described = {**RECORD_CHECKS, **CHECKS}
     for name in [*CHECKS, *(n for n in report.checks if n not in CHECKS)]:
         result = report.checks.get(name)
         if result is None:
             continue
         status = "[green]PASS[/green]" if result.passed else "[red]FAIL[/red]"
         console.print(
-            f"  {status}  {name:<24} {result.checked:>9} checked  {escape(CHECKS.get(name, ''))}"
+            f"  {status}  {name:<24} {result.checked:>9} checked  {escape(described.get(name, ''))}"
         )
         for failure in result.failures[:20]:
             console.print(f"        - {escape(failure.line())}")
         if len(result.failures) > 20:
             console.print(f"        … and {len(result.failures) - 20} more")
-    if report.result is not None:
+    if report.result is not None and report.ok:
         console.print()
         for question, counts in zip(election.get("questions", []), report.result, strict=False):
             labels = (["(blank)"] if question["blank"] else []) + question["answers"]

@@ -28,6 +28,7 @@ from unionvote.crypto.trustees import TrusteeItem, election_public_key, key_owne
 from unionvote.domain.errors import ElectionError
 from unionvote.record.archive import ArchiveReader, ArchiveWriter, EventEntry
 from unionvote.record.ballot import check_ballot
+from unionvote.record.errors import RecordError
 from unionvote.record.messages import (
     Ballot,
     Election,
@@ -209,8 +210,8 @@ class ElectionBox:
             raise ElectionError("ballot.closed", "voting has ended; the ballot was not recorded")
         try:
             ballot = parse_entry("ballot", raw, Ballot.from_json, Ballot.to_json)
-        except CryptoError as error:
-            raise ElectionError(error.check, error.detail) from error
+        except RecordError as error:
+            raise ElectionError("ballot.malformed", error.detail) from error
         tracker = ballot.tracker
         if tracker in self._trackers:
             return CastReceipt(tracker, replaced_earlier_ballot=False, already_recorded=True)

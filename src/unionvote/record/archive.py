@@ -287,6 +287,8 @@ def _load_object(content: bytes, check: str, entry: str) -> dict[str, object]:
         )
     except ValueError as error:  # also UnicodeDecodeError and JSONDecodeError
         raise RecordError(check, f"not valid JSON: {error}", entry) from None
+    except RecursionError:
+        raise RecordError(check, "JSON nested too deeply", entry) from None
     if not isinstance(value, dict):
         raise RecordError(check, "not a JSON object", entry)
     return value

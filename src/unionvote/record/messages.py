@@ -57,6 +57,8 @@ def parse_entry(
         obj = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise RecordError(check, f"not valid JSON ({error})") from error
+    except RecursionError:
+        raise RecordError(check, "JSON nested too deeply") from None
     try:
         value = build(obj)
     except CryptoError as error:

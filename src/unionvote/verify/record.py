@@ -84,7 +84,7 @@ class _Verifier:
         self.last: dict[GroupElement, str] = {}
         self.superseded: set[str] = set()
         self.running: list[list[Ciphertext]] = []
-        self.valid: set[str] = set()
+        self.seen: set[bytes] = set()
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -187,6 +187,13 @@ class _Verifier:
         except RecordError as error:
             report.failed("ballot.canonical", error.detail, name)
             return
+        assert name is not None
+        digest = bytes.fromhex(name)
+        if digest in self.seen:
+            report.failed("ballot.duplicate", "the same ballot is in the record twice", name)
+            return
+        self.seen.add(digest)
+        report.passed("ballot.duplicate")
         if ballot.credential not in self.weights:
             report.failed("ballot.credential", "the credential is not on the public list", name)
             return
@@ -202,7 +209,6 @@ class _Verifier:
         previous = self.last.get(ballot.credential)
         if previous is not None:
             self.superseded.add(previous)
-        assert name is not None
         self.last[ballot.credential] = name
         self._accumulate(ballot, multiply=True)
 
@@ -264,7 +270,8 @@ class _Verifier:
                 "the published encrypted tally is not the product of the counted ballots",
                 sized.encrypted_tally,
             )
-        self.encrypted_tally, self.total_weight = published, sized.total_weight
+        # The discrete log is bounded by the weight we counted, never by the record's claim.
+        self.encrypted_tally, self.total_weight = published, total_weight
         self.partials: dict[int, PartialDecryption] = {}
         self.owners = {number: key for number, _, key in key_owners(self.trustees)}
         self.report.phase = "tallied"

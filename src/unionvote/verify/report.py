@@ -21,6 +21,7 @@ CHECKS: Final[dict[str, str]] = {
     "ballot.canonical": "each ballot is canonical JSON of the specification's shape",
     "ballot.election": "each ballot names this election (uuid and fingerprint φ)",
     "ballot.shape": "each ballot answers every question with the right number of choices",
+    "ballot.duplicate": "no ballot appears twice in the record (a replay)",
     "ballot.credential": "each ballot's credential is on the public list",
     "ballot.signature": "each ballot is signed with its credential over its own content",
     "ballot.individual_proof": "each encrypted choice is proven to be 0 or 1",
