@@ -260,16 +260,10 @@ def spec_credential_secret(text: str, uuid: str) -> int:
 def belenios_credential(text: str) -> PrivateCredential:
     """A Belenios-made credential text as a ``PrivateCredential``.
 
-    These texts are valid by construction; the fallback only sidesteps our own checksum check
-    while its rule is being settled, and gives the very same object (the text is already in the
-    dashed form the constructor would produce).
+    Belenios 3.x credentials have no checksum; ``PrivateCredential`` accepts any 22 Base58
+    characters (only ``PrivateCredential.typed`` insists on unionvote's checksum).
     """
-    try:
-        return PrivateCredential(text)
-    except EncodingError:
-        credential = PrivateCredential.__new__(PrivateCredential)
-        credential._text = text
-        return credential
+    return PrivateCredential(text)
 
 
 def write(name: str, content: dict[str, Any], *, check: bool) -> bool:
@@ -987,7 +981,12 @@ def credential_vectors(records: Sequence[Record]) -> dict[str, Any]:
     sample = next(iter(records[0].private_credentials.values()))
     alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
     invalid: list[dict[str, Any]] = []
-    for text in [next(iter(r.private_credentials.values())) for r in records]:
+    # unionvote's own credentials carry a checksum (PrivateCredential.typed checks it):
+    ours = [
+        PrivateCredential.generate(random.Random(7000 + i).randrange).reveal() for i in range(4)
+    ]
+    typed_valid = [{"credential": text, "source": "PrivateCredential.generate"} for text in ours]
+    for text in ours:
         last = text[-1]
         wrong_last = alphabet[(alphabet.index(last) + 1) % len(alphabet)]
         middle = text[7]
@@ -997,6 +996,7 @@ def credential_vectors(records: Sequence[Record]) -> dict[str, Any]:
                 "why": "wrong checksum (last character changed)",
                 "credential": text[:-1] + wrong_last,
                 "check": "credential",
+                "typed_only": True,
             }
         )
         invalid.append(
@@ -1004,6 +1004,7 @@ def credential_vectors(records: Sequence[Record]) -> dict[str, Any]:
                 "why": "mistyped (one character changed)",
                 "credential": text[:7] + wrong_middle + text[8:],
                 "check": "credential",
+                "typed_only": True,
             }
         )
     for why, text in (
@@ -1046,6 +1047,7 @@ def credential_vectors(records: Sequence[Record]) -> dict[str, Any]:
         ],
     }
     return {
+        "typed_valid": typed_valid,
         "description": (
             "Voter credentials. valid: Belenios-made private credentials with their election "
             "uuid, secret(c) = int(SHA256hex('derive_credential|uuid|0|c') ‖ "

@@ -1,7 +1,13 @@
 """Voter credentials (specification §"Credentials").
 
-A private credential is ``XXXXX-XXXXXX-XXXXX-XXXXXX``: 22 Base58 characters, the last of which is
-a checksum of the others so that a mistyped credential is caught before any ballot is made.
+A private credential is ``XXXXX-XXXXXX-XXXXX-XXXXXX``: 22 Base58 characters. Belenios 3.x draws
+all 22 at random and checks nothing (established by experiment: ``belenios-tool`` derives a key
+from any 22 characters, and no checksum rule fits the credentials it makes). Ours draw 21 at
+random (123 bits) and make the last a checksum of them — Belenios's earlier rule, 53 − (n mod 53)
+with n the 21 characters read in base 58 — so that the booth can tell a member "you mistyped
+your credential" before any ballot is made. Any 22-character credential is still accepted where
+the protocol needs it (``PrivateCredential``), so credentials made by ``belenios-tool`` work;
+``PrivateCredential.typed`` is the stricter entry point for what a member types.
 Its secret exponent is ``x = int(SHA256hex("derive_credential|uuid|0|c") ‖
 SHA256hex("derive_credential|uuid|1|c"), 16) mod q`` and the public credential is g^x.
 
@@ -54,9 +60,23 @@ class PrivateCredential:
             raise EncodingError(
                 "credential", "a credential is 22 letters and digits like XXXXX-XXXXXX-XXXXX-XXXXXX"
             )
-        if _checksum(raw[:-1]) != raw[-1]:
-            raise EncodingError("credential", "the credential is mistyped (its checksum is wrong)")
         self._text = _with_dashes(raw)
+
+    @classmethod
+    def typed(cls, text: str) -> PrivateCredential:
+        """A credential as a member typed it from a unionvote letter or email: spaces are
+        ignored and the checksum must hold, so a typing mistake is caught at once."""
+        credential = cls("".join(text.split()))
+        if not credential.checksum_ok:
+            raise EncodingError(
+                "credential", "the credential is mistyped: please check each character again"
+            )
+        return credential
+
+    @property
+    def checksum_ok(self) -> bool:
+        raw = self._text.replace("-", "")
+        return _checksum(raw[:-1]) == raw[-1]
 
     @classmethod
     def generate(cls, rng: Rng = secrets.randbelow) -> PrivateCredential:

@@ -17,6 +17,7 @@ its inverse, ``a ** k`` exponentiation by a scalar, ``g`` the generator.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -35,6 +36,7 @@ __all__ = [
     "Q",
     "Rng",
     "g",
+    "g_small_power",
     "hash_to_scalar",
     "parse_scalar",
     "random_scalar",
@@ -165,9 +167,10 @@ IDENTITY: Final = GroupElement(_IDENTITY_BYTES)
 g: Final = GroupElement(_BASE_BYTES)
 
 
-def g_pow(exponent: int) -> GroupElement:
-    """g^k, on libsodium's faster fixed-base path."""
-    return g**exponent
+@functools.lru_cache(maxsize=1024)
+def g_small_power(m: int) -> GroupElement:
+    """g^m for the small plaintexts the proofs divide by (0/1, min..max), computed once."""
+    return g**m
 
 
 def hash_to_scalar(prefix: str, elements: Iterable[GroupElement]) -> int:

@@ -36,6 +36,7 @@ from unionvote.crypto.group import (
     Q,
     Rng,
     g,
+    g_small_power,
     hash_to_scalar,
     parse_scalar,
     random_scalar,
@@ -244,7 +245,8 @@ def verify_decryption(
 def _interval_statements(
     ciphertext: Ciphertext, values: Sequence[int]
 ) -> list[tuple[GroupElement, GroupElement]]:
-    return [(ciphertext.alpha, ciphertext.beta / g**m) for m in values]
+    beta = ciphertext.beta
+    return [(ciphertext.alpha, beta if m == 0 else beta / g_small_power(m)) for m in values]
 
 
 def _interval_prefix(context: str, ciphertext: Ciphertext) -> str:
