@@ -21,7 +21,7 @@ from pathlib import Path
 from unionvote.crypto.credentials import PublicCredential
 from unionvote.crypto.decryption import DiscreteLog, PartialDecryption, combine_factors
 from unionvote.crypto.elgamal import ZERO_CIPHERTEXT, Ciphertext
-from unionvote.crypto.encoding import BASE58_ALPHABET, compact_json
+from unionvote.crypto.encoding import BASE58_ALPHABET, compact_json, sha256_b64
 from unionvote.crypto.errors import CryptoError
 from unionvote.crypto.group import GroupElement, Rng
 from unionvote.crypto.trustees import TrusteeItem, election_public_key, key_owners
@@ -163,7 +163,7 @@ class ElectionBox:
         kind, payload = entry.event.type, entry.payload
         if kind == "Ballot" and payload is not None:
             ballot = parse_entry("ballot", payload, Ballot.from_json, Ballot.to_json)
-            self._remember(ballot, ballot.tracker)
+            self._remember(ballot, sha256_b64(payload))  # canonical: the bytes are the ballot
         elif kind == "EndBallots":
             self.phase = Phase.CLOSED
         elif kind == "EncryptedTally" and payload is not None:
@@ -212,7 +212,7 @@ class ElectionBox:
             ballot = parse_entry("ballot", raw, Ballot.from_json, Ballot.to_json)
         except RecordError as error:
             raise ElectionError("ballot.malformed", error.detail) from error
-        tracker = ballot.tracker
+        tracker = sha256_b64(raw)  # the same as ballot.tracker: parse_entry checked it canonical
         if tracker in self._trackers:
             return CastReceipt(tracker, replaced_earlier_ballot=False, already_recorded=True)
         if ballot.credential not in self._weights:
