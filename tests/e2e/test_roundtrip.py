@@ -87,6 +87,14 @@ CASES: dict[str, Spec] = {
         ),
         seed=5,
     ),
+    # Counts and weights from 2^30 up are written as decimal strings, as Belenios writes them.
+    "weights_past_2_30": Spec(
+        questions=(YES_NO,),
+        voters=3,
+        weights=(1_500_000_000, 2, 1),
+        votes=((0, (pick(2, 0),)), (1, (pick(2, 1),)), (2, (pick(2, 0),))),
+        seed=16,
+    ),
     "threshold_2_of_3_decrypt_1_2": one_of_five(6, "2of3", (1, 2)),
     "threshold_2_of_3_decrypt_2_3": one_of_five(7, "2of3", (3, 2)),
     "threshold_2_of_3_decrypt_all": one_of_five(8, "2of3", (1, 2, 3)),
@@ -152,6 +160,7 @@ EXPECTED: dict[str, list[list[int]]] = {
     "blank_allowed": [[2, 2, 1, 3]],
     "weights": [[6, 1_000_000_000], [0, 4, 1_000_000_000, 1_000_000_002]],
     "revotes": [[2, 2], [1, 1, 3, 1]],
+    "weights_past_2_30": [[1_500_000_001, 2]],
     "zero_ballots": [[0, 0], [0, 0, 0, 0]],
     "one_ballot": [[0, 1], [1, 0, 0, 0]],
 }

@@ -288,3 +288,18 @@ def test_election_optional_fields_come_last_in_order() -> None:
         "questions",
         "uuid",
     ]
+
+
+def test_counts_from_2_30_up_are_decimal_strings_as_belenios_writes_them() -> None:
+    from unionvote.crypto.encoding import compact_json
+    from unionvote.record.messages import Result, SizedEncryptedTally, parse_entry
+
+    result = Result(((2**30 - 1, 2**30),))
+    assert compact_json(result.to_json()) == b'{"result":[[1073741823,"1073741824"]]}'
+    raw = compact_json(result.to_json())
+    assert parse_entry("result", raw, Result.from_json, Result.to_json) == result
+    sized = SizedEncryptedTally(3, 1_500_000_003, "0" * 64)
+    assert b'"total_weight":"1500000003"' in compact_json(sized.to_json())
+    for bad in (b'{"result":[["5"]]}', b'{"result":[["01073741824"]]}'):
+        with pytest.raises(RecordError):
+            parse_entry("result", bad, Result.from_json, Result.to_json)

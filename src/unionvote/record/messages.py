@@ -68,6 +68,24 @@ def parse_entry(
     return value
 
 
+#: Belenios writes a count as a JSON number below 2^30 and as a decimal string from 2^30 up
+#: (established by experiment with belenios-tool 3.0 and 3.3.0).
+_NUMBER_LIMIT = 2**30
+
+
+def _count_to_json(value: int) -> int | str:
+    return value if value < _NUMBER_LIMIT else str(value)
+
+
+def _parse_count(value: Any, what: str) -> int:
+    """A count or weight as Belenios writes it: a number below 2^30, a decimal string above."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        if value[0] == "0" or int(value) < _NUMBER_LIMIT:
+            raise EncodingError(what, f"{value!r} should be written as a number")
+        return int(value)
+    return parse_small_int(value, what)
+
+
 def _text(value: Any, what: str) -> str:
     if not isinstance(value, str):
         raise EncodingError(what, "expected a string")
@@ -286,8 +304,8 @@ class SizedEncryptedTally:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "num_tallied": self.num_tallied,
-            "total_weight": self.total_weight,
+            "num_tallied": _count_to_json(self.num_tallied),
+            "total_weight": _count_to_json(self.total_weight),
             "encrypted_tally": self.encrypted_tally,
         }
 
@@ -295,8 +313,8 @@ class SizedEncryptedTally:
     def from_json(cls, obj: Any) -> SizedEncryptedTally:
         expect_fields(obj, "tally", ["num_tallied", "total_weight", "encrypted_tally"])
         return cls(
-            parse_small_int(obj["num_tallied"], "tally"),
-            parse_small_int(obj["total_weight"], "tally"),
+            _parse_count(obj["num_tallied"], "tally"),
+            _parse_count(obj["total_weight"], "tally"),
             _hash(obj["encrypted_tally"], "tally"),
         )
 
@@ -327,14 +345,14 @@ class Result:
     result: tuple[tuple[int, ...], ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {"result": [list(q) for q in self.result]}
+        return {"result": [[_count_to_json(n) for n in q] for q in self.result]}
 
     @classmethod
     def from_json(cls, obj: Any) -> Result:
         expect_fields(obj, "result", ["result"])
         return cls(
             tuple(
-                tuple(parse_small_int(n, "result") for n in parse_list(q, "result"))
+                tuple(_parse_count(n, "result") for n in parse_list(q, "result"))
                 for q in parse_list(obj["result"], "result")
             )
         )
