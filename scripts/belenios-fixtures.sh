@@ -4,7 +4,7 @@
 #   scripts/belenios-fixtures.sh [OUTDIR]     (default: tests/fixtures/belenios)
 #
 # Runs four complete small elections with belenios-tool 3.0 from the Debian trixie
-# chroot prepared by /work/shared/tools/belenios-verify (BELENIOS_CHROOT_DIR, default
+# chroot prepared by ../shared/tools/belenios-verify (BELENIOS_CHROOT_DIR, default
 # /var/tmp/belenios-chroots) and copies the records and their public inputs into
 # OUTDIR. Needs root (chroot). Every run draws fresh keys, credentials and UUIDs,
 # so the fixtures change each time it is run; commit one run's output.
@@ -33,7 +33,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$here/tests/fixtures/belenios}
 root=${BELENIOS_CHROOT_DIR:-/var/tmp/belenios-chroots}/trixie
-verify=${BELENIOS_VERIFY:-/work/shared/tools/belenios-verify}
+verify=${BELENIOS_VERIFY:-$(cd "$(dirname "$0")/../.." && pwd)/shared/tools/belenios-verify}
 group=Ed25519
 
 if [ ! -x "$root/usr/bin/belenios-tool" ]; then
