@@ -554,6 +554,11 @@ class ArchiveReader:
             self.end_offset = tar_entry.end
             yield EventEntry(digest, event, payload)
 
+    def read_to_end(self) -> None:
+        """Read (and so check) every remaining entry, keeping nothing but the chain's end."""
+        for _ in self.entries():
+            pass
+
     def iter_events(self) -> Iterator[EventEntry]:
         """The events, in chain order, each with its payload's content (``None`` if it has none)."""
         for entry in self.entries():
@@ -676,8 +681,7 @@ class ArchiveWriter:
         """
         stream.seek(0)
         reader = ArchiveReader(stream)
-        for _ in reader.entries():
-            pass
+        reader.read_to_end()
         writer = cls(stream)
         writer._header = reader.header
         writer._chain = reader._chain
@@ -845,8 +849,7 @@ def write_sidecar(directory: StrPath, name: str, content: bytes) -> str:
 def _summarise_record(record: Path) -> tuple[str, str | None]:
     """The SHA-256 of the archive and its last event, both from the same bytes."""
     with ArchiveReader.open(record) as reader:
-        for _ in reader.entries():
-            pass
+        reader.read_to_end()
         size = reader._stream.tell()
         reader._stream.seek(0)
         digest = hashlib.sha256()
