@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "support"))
 
+from databases import drop_template, postgres_database, postgres_unavailable, sqlite_database
 from elections import belenios_skip_reason, run_belenios_verify
+
+from unionvote.storage.database import Database
 
 
 @pytest.fixture
@@ -26,3 +29,32 @@ def belenios_verify() -> Callable[..., tuple[int, str]]:
         return done.returncode, done.stdout + done.stderr
 
     return run
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated, empty database: each test runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield from sqlite_database(tmp_path)
+        return
+    reason = postgres_unavailable()
+    if reason is not None:
+        pytest.skip(f"POSTGRESQL NOT TESTED: {reason}")
+    yield from postgres_database()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    drop_template()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    reason = postgres_unavailable()
+    if reason is not None:
+        line = "!" * 78
+        for text in (
+            line,
+            "PostgreSQL WAS NOT TESTED: storage and service tests ran on SQLite only.",
+            reason,
+            line,
+        ):
+            terminalreporter.write_line(text, red=True, bold=True)

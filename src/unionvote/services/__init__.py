@@ -1,0 +1,1 @@
+"""Use cases: one ``do_*`` function per action, one transaction each, its audit entry inside it."""

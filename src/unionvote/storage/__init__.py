@@ -1,0 +1,1 @@
+"""Durable state: SQLAlchemy 2 tables, sessions and Alembic migrations."""
