@@ -46,6 +46,7 @@ __all__ = [
     "PartialDecryptionRow",
     "ProcessRow",
     "PublicCredentialRow",
+    "PublishedFile",
     "RecordChunk",
     "Registration",
     "RegistrationAttempt",
@@ -337,6 +338,23 @@ class PartialDecryptionRow(Base):
     __tablename__ = "partial_decryptions"
     election_id: Mapped[int] = mapped_column(ForeignKey("elections.id"), primary_key=True)
     owner: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime.datetime]
+
+
+class PublishedFile(Base):
+    """A file published beside a stage's record (report, chart, sub-tallies, endorsement…).
+
+    Kept in the database so it commits with the change it describes; exported beside the
+    ``.bel`` archive with a manifest of hashes.
+    """
+
+    __tablename__ = "published_files"
+    __table_args__ = (UniqueConstraint("stage_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    digest: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime.datetime]
 
 

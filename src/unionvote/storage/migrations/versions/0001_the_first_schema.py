@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 09:30:22.543195
+Create Date: 2026-11-21 09:31:13.940565
 """
 
 from __future__ import annotations
@@ -233,6 +233,20 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
+        "published_files",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("stage_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("content", sa.LargeBinary(), nullable=False),
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["stage_id"], ["stages.id"], name=op.f("fk_published_files_stage_id_stages")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_published_files")),
+        sa.UniqueConstraint("stage_id", "name", name=op.f("uq_published_files_stage_id_name")),
+    )
+    op.create_table(
         "registration_attempts",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("stage_id", sa.Integer(), nullable=False),
@@ -356,6 +370,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_registration_attempts_outcome"))
 
     op.drop_table("registration_attempts")
+    op.drop_table("published_files")
     op.drop_table("public_credentials")
     op.drop_table("one_time_codes")
     op.drop_table("eligibility_snapshots")
