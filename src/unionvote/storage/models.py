@@ -123,6 +123,8 @@ class StageRow(Base):
     key: Mapped[str] = mapped_column(String(100))
     title: Mapped[str] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(20), default="draft")
+    # The election's identifier, fixed before credentials are made (they derive from it).
+    uuid: Mapped[str | None] = mapped_column(String(30), unique=True)
     registration_opens_at: Mapped[datetime.datetime | None]
     registration_closes_at: Mapped[datetime.datetime | None]
     voting_opens_at: Mapped[datetime.datetime | None]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 09:31:13.940565
+Create Date: 2026-11-21 09:31:57.008958
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=100), nullable=False),
         sa.Column("title", sa.String(length=300), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("uuid", sa.String(length=30), nullable=True),
         sa.Column("registration_opens_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("registration_closes_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("voting_opens_at", sa.DateTime(timezone=True), nullable=True),
@@ -113,6 +114,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stages")),
         sa.UniqueConstraint("process_id", "key", name=op.f("uq_stages_process_id_key")),
+        sa.UniqueConstraint("uuid", name=op.f("uq_stages_uuid")),
     )
     op.create_table(
         "ceremony_messages",
