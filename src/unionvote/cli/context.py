@@ -18,8 +18,8 @@ from unionvote.storage.database import DEFAULT_URL, Database
 
 __all__ = ["Settings", "console", "errors", "fail", "open_services"]
 
-console = Console(highlight=False)
-error_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+error_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class Settings(BaseSettings):

@@ -19,8 +19,10 @@ from rich.progress import (
 )
 
 from unionvote import __version__
+from unionvote.cli.context import console, errors, fail, open_services
 from unionvote.domain.rehearsal import rehearse
 from unionvote.record.errors import CHECKS as RECORD_CHECKS
+from unionvote.services.process import do_init_process
 from unionvote.verify import CHECKS, Report, verify_record
 
 app = typer.Typer(
@@ -71,6 +73,30 @@ def verify(
     else:
         _print_report(report)
     raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def init(
+    process: Annotated[
+        Path,
+        typer.Argument(
+            help="The union's process file (TOML), e.g. examples/iam-2024.toml.",
+            show_default=False,
+        ),
+    ],
+) -> None:
+    """Create the database (DATABASE_URL, default ./unionvote.db) and load the process."""
+    if not process.is_file():
+        fail(f"no such file: {process}", 2)
+    with errors():
+        services = open_services(create=True)
+        loaded = do_init_process(
+            services, process.read_text(encoding="utf-8"), source_name=process.name
+        )
+    stages = ", ".join(stage.id for stage in loaded.process.stages)
+    console.print(f"Loaded {loaded.process.short_name}'s process from {process} ({stages}).")
+    console.print(f"Database: {services.db.describe()}")
+    console.print(f"Process digest (publish it): sha256:{loaded.digest}")
 
 
 @app.command()
