@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NoReturn
 
+import click
 import typer
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
@@ -31,8 +32,14 @@ class Settings(BaseSettings):
 
 
 def open_services(*, actor: str = "committee", create: bool = False) -> Services:
-    """Services on the configured database; it must be set up unless ``create``."""
+    """Services on the configured database; it must be set up unless ``create``.
+
+    Its connections are closed when the command ends (whatever the command), so no command
+    leaves a connection open behind it."""
     database = Database(Settings().database_url)
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.call_on_close(database.dispose)
     if create:
         database.upgrade()
     else:
