@@ -19,13 +19,14 @@ from enum import Enum
 from pathlib import Path
 
 from unionvote.crypto.credentials import PublicCredential
-from unionvote.crypto.decryption import DiscreteLog, PartialDecryption, combine_factors
-from unionvote.crypto.elgamal import ZERO_CIPHERTEXT, Ciphertext
+from unionvote.crypto.decryption import DiscreteLog, PartialDecryption
+from unionvote.crypto.elgamal import Ciphertext
 from unionvote.crypto.encoding import BASE58_ALPHABET, compact_json, sha256_b64
 from unionvote.crypto.errors import CryptoError
 from unionvote.crypto.group import GroupElement, Rng
 from unionvote.crypto.trustees import TrusteeItem, election_public_key, key_owners
 from unionvote.domain.errors import ElectionError
+from unionvote.domain.tally import TallyAccumulator, decrypt_counts
 from unionvote.record.archive import ArchiveReader, ArchiveWriter, EventEntry
 from unionvote.record.ballot import check_ballot
 from unionvote.record.errors import RecordError
@@ -269,17 +270,12 @@ class ElectionBox:
             raise ElectionError(
                 "tally.phase", f"cannot tally while the election is {self.phase.value}"
             )
-        tally = [[ZERO_CIPHERTEXT] * q.shape.ciphertexts for q in self.election.questions]
-        count, total_weight = 0, 0
+        accumulator = TallyAccumulator(self.election.questions)
         for ballot in self._counted_ballots():
-            weight = self._weights[ballot.credential]
-            count += 1
-            total_weight += 1 if weight is None else weight
-            for row, answer in zip(tally, ballot.answers, strict=True):
-                for j, c in enumerate(answer.choices):
-                    row[j] = row[j] * (c if weight is None else c**weight)
+            accumulator.add(ballot, self._weights[ballot.credential])
+        tally = accumulator.tally
         tally_hash = self._writer.add_data(compact_json(encrypted_tally_to_json(tally)))
-        sized = SizedEncryptedTally(count, total_weight, tally_hash)
+        sized = SizedEncryptedTally(accumulator.count, accumulator.total_weight, tally_hash)
         self._writer.add_event(
             "EncryptedTally", self._writer.add_data(compact_json(sized.to_json()))
         )
@@ -326,16 +322,12 @@ class ElectionBox:
             raise ElectionError(
                 "result.phase", f"cannot publish while the election is {self.phase.value}"
             )
-        tally = self.encrypted_tally
-        try:
-            factors = combine_factors(self.trustees, self._partials, [len(q) for q in tally])
-        except CryptoError as error:
-            raise ElectionError(error.check, error.detail) from error
-        log = DiscreteLog(self.tally.total_weight)
         result = Result(
-            tuple(
-                tuple(log(c.beta / f) for c, f in zip(row, frow, strict=True))
-                for row, frow in zip(tally, factors, strict=True)
+            decrypt_counts(
+                self.trustees,
+                self._partials,
+                self.encrypted_tally,
+                DiscreteLog(self.tally.total_weight),
             )
         )
         self._writer.add_event("Result", self._writer.add_data(compact_json(result.to_json())))

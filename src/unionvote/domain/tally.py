@@ -1,0 +1,381 @@
+"""The homomorphic tally and its decryption, and the files that carry them to the trustees.
+
+``ElectionBox`` (a record in a file) and the election service (a record in the database) both
+count with :class:`TallyAccumulator` and decrypt with :func:`decrypt_counts`, so the two can
+never count differently (specification §"Encrypted tally", §"Election result").
+
+Beside the main tally, the service tallies groups of members (states, locals: see
+``domain.groups``). Their encrypted tallies travel to the trustees in a
+:class:`DecryptionRequest`; each trustee answers with a :class:`TrusteeDecryption` (one partial
+decryption of the main tally, one per group aggregate); the aggregates, their partial
+decryptions and their counts are published in ``subtallies.json`` (:class:`Subtallies`), so
+anyone can recompute each aggregate from the record's ballots and check its decryption.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from unionvote.crypto.decryption import DiscreteLog, PartialDecryption, combine_factors
+from unionvote.crypto.elgamal import ZERO_CIPHERTEXT, Ciphertext
+from unionvote.crypto.encoding import compact_json, expect_fields, parse_list, parse_small_int
+from unionvote.crypto.errors import CryptoError
+from unionvote.crypto.trustees import TrusteeItem
+from unionvote.domain.errors import ElectionError
+from unionvote.record.messages import (
+    Ballot,
+    Question,
+    encrypted_tally_to_json,
+    parse_encrypted_tally,
+)
+
+__all__ = [
+    "SUBTALLIES_VERSION",
+    "AggregateTally",
+    "DecryptionRequest",
+    "DimensionTally",
+    "EncryptedTally",
+    "Subtallies",
+    "TallyAccumulator",
+    "TrusteeDecryption",
+    "decrypt_counts",
+]
+
+EncryptedTally = list[list[Ciphertext]]
+Counts = tuple[tuple[int, ...], ...]
+
+SUBTALLIES_VERSION: Final = 1
+
+
+class TallyAccumulator:
+    """Per answer, the product of the counted ballots' ciphertexts, each raised to its voter's
+    weight (none: weight 1); with how many ballots and their total weight.
+
+    Multiplication is commutative, so the order ballots arrive in does not change the tally,
+    and accumulators of disjoint sets of ballots combine with :meth:`merge`.
+    """
+
+    def __init__(self, questions: Sequence[Question]) -> None:
+        self.tally: EncryptedTally = [[ZERO_CIPHERTEXT] * q.shape.ciphertexts for q in questions]
+        self.count = 0
+        self.total_weight = 0
+
+    def add(self, ballot: Ballot, weight: int | None) -> None:
+        self.count += 1
+        self.total_weight += 1 if weight is None else weight
+        for row, answer in zip(self.tally, ballot.answers, strict=True):
+            for j, c in enumerate(answer.choices):
+                row[j] = row[j] * (c if weight is None else c**weight)
+
+    def merge(self, other: TallyAccumulator) -> None:
+        """Add ``other``'s ballots (a disjoint set) to this accumulator."""
+        self.count += other.count
+        self.total_weight += other.total_weight
+        for row, other_row in zip(self.tally, other.tally, strict=True):
+            for j, c in enumerate(other_row):
+                row[j] = row[j] * c
+
+
+def decrypt_counts(
+    trustees: Sequence[TrusteeItem],
+    partials: Mapping[int, PartialDecryption],
+    tally: EncryptedTally,
+    log: DiscreteLog,
+) -> Counts:
+    """The counts of an encrypted tally: combine the trustees' factors F (Lagrange
+    coefficients for threshold shares), then each count is log_g(β / F), bounded by ``log``.
+
+    Too few partial decryptions raise ``ElectionError("decryption.missing")``.
+    """
+    try:
+        factors = combine_factors(trustees, partials, [len(q) for q in tally])
+    except CryptoError as error:
+        raise ElectionError(error.check, error.detail) from error
+    return tuple(
+        tuple(log(c.beta / f) for c, f in zip(row, frow, strict=True))
+        for row, frow in zip(tally, factors, strict=True)
+    )
+
+
+# -- the files exchanged with the trustees and published ---------------------------------------
+
+
+def _load(raw: bytes, check: str, what: str) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ElectionError(check, f"the {what} is not valid JSON ({error})") from error
+    except RecursionError:
+        raise ElectionError(check, f"the {what} is nested too deeply") from None
+
+
+def _refusal(check: str, error: CryptoError) -> ElectionError:
+    """``check``, with what the inner check found (and its name, when it is another)."""
+    detail = error.detail if error.check == check else f"{error.check}: {error.detail}"
+    return ElectionError(check, detail)
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise CryptoError(what, "expected a string")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class DecryptionRequest:
+    """What each trustee decrypts: the main encrypted tally and each group aggregate's.
+
+    JSON: ``{"uuid", "election_hash", "encrypted_tally", "groups": [{"id",
+    "encrypted_tally"}]}``, encrypted tallies as in the record.
+    """
+
+    uuid: str
+    election_hash: str
+    encrypted_tally: EncryptedTally
+    groups: tuple[tuple[str, EncryptedTally], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "uuid": self.uuid,
+            "election_hash": self.election_hash,
+            "encrypted_tally": encrypted_tally_to_json(self.encrypted_tally),
+            "groups": [
+                {"id": group_id, "encrypted_tally": encrypted_tally_to_json(tally)}
+                for group_id, tally in self.groups
+            ],
+        }
+
+    def to_bytes(self) -> bytes:
+        return compact_json(self.to_json())
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> DecryptionRequest:
+        obj = _load(raw, "decryption.request", "decryption request")
+        try:
+            expect_fields(
+                obj, "decryption.request", ["uuid", "election_hash", "encrypted_tally", "groups"]
+            )
+            groups = []
+            for item in parse_list(obj["groups"], "decryption.request"):
+                expect_fields(item, "decryption.request", ["id", "encrypted_tally"])
+                groups.append(
+                    (
+                        _text(item["id"], "decryption.request"),
+                        parse_encrypted_tally(item["encrypted_tally"]),
+                    )
+                )
+            request = cls(
+                _text(obj["uuid"], "decryption.request"),
+                _text(obj["election_hash"], "decryption.request"),
+                parse_encrypted_tally(obj["encrypted_tally"]),
+                tuple(groups),
+            )
+        except CryptoError as error:
+            raise _refusal("decryption.request", error) from error
+        if len({group_id for group_id, _ in groups}) != len(groups):
+            raise ElectionError("decryption.request", "a group is listed twice")
+        return request
+
+
+@dataclass(frozen=True, slots=True)
+class TrusteeDecryption:
+    """A trustee's answer to a :class:`DecryptionRequest`: its owner number in the record,
+    its partial decryption of the main tally and one per group aggregate (by id).
+
+    JSON: ``{"owner": n, "tally": <partial decryption>, "groups": {"<id>": <partial
+    decryption>}}``.
+    """
+
+    owner: int
+    tally: PartialDecryption
+    groups: Mapping[str, PartialDecryption] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "owner": self.owner,
+            "tally": self.tally.to_json(),
+            "groups": {group_id: p.to_json() for group_id, p in sorted(self.groups.items())},
+        }
+
+    def to_bytes(self) -> bytes:
+        return compact_json(self.to_json())
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> TrusteeDecryption:
+        obj = _load(raw, "decryption.malformed", "partial decryption file")
+        try:
+            expect_fields(obj, "decryption.malformed", ["owner", "tally", "groups"])
+            owner = parse_small_int(obj["owner"], "decryption.malformed")
+            groups = obj["groups"]
+            if not isinstance(groups, dict):
+                raise CryptoError("decryption.malformed", "groups is not an object")
+            return cls(
+                owner,
+                PartialDecryption.from_json(obj["tally"]),
+                {
+                    _text(group_id, "decryption.malformed"): PartialDecryption.from_json(p)
+                    for group_id, p in groups.items()
+                },
+            )
+        except CryptoError as error:
+            raise _refusal("decryption.malformed", error) from error
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateTally:
+    """One published aggregate of a dimension: the groups merged in it, its counted ballots,
+    its encrypted tally, the trustees' partial decryptions (by owner) and, once decrypted,
+    its counts (one row per question, blank count first, as the record's result)."""
+
+    id: str
+    label: str
+    groups: tuple[str, ...]
+    ballots: int
+    encrypted_tally: EncryptedTally
+    partial_decryptions: Mapping[int, PartialDecryption] = field(default_factory=dict)
+    result: Counts | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        obj: dict[str, Any] = {
+            "id": self.id,
+            "label": self.label,
+            "groups": list(self.groups),
+            "ballots": self.ballots,
+            "encrypted_tally": encrypted_tally_to_json(self.encrypted_tally),
+            "partial_decryptions": [
+                {"owner": owner, "decryption": p.to_json()}
+                for owner, p in sorted(self.partial_decryptions.items())
+            ],
+        }
+        if self.result is not None:
+            obj["result"] = [list(row) for row in self.result]
+        return obj
+
+    @classmethod
+    def from_json(cls, obj: Any) -> AggregateTally:
+        what = "subtallies.aggregate"
+        expect_fields(
+            obj,
+            what,
+            ["id", "label", "groups", "ballots", "encrypted_tally", "partial_decryptions"],
+            ["result"],
+        )
+        partials: dict[int, PartialDecryption] = {}
+        for item in parse_list(obj["partial_decryptions"], what):
+            expect_fields(item, what, ["owner", "decryption"])
+            partials[parse_small_int(item["owner"], what)] = PartialDecryption.from_json(
+                item["decryption"]
+            )
+        result = None
+        if "result" in obj:
+            result = tuple(
+                tuple(parse_small_int(n, what) for n in parse_list(row, what))
+                for row in parse_list(obj["result"], what)
+            )
+        return cls(
+            _text(obj["id"], what),
+            _text(obj["label"], what),
+            tuple(_text(g, what) for g in parse_list(obj["groups"], what)),
+            parse_small_int(obj["ballots"], what),
+            parse_encrypted_tally(obj["encrypted_tally"]),
+            partials,
+            result,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DimensionTally:
+    """The aggregates of one dimension (``state``, ``local``)."""
+
+    dimension: str
+    aggregates: tuple[AggregateTally, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"dimension": self.dimension, "aggregates": [a.to_json() for a in self.aggregates]}
+
+    @classmethod
+    def from_json(cls, obj: Any) -> DimensionTally:
+        what = "subtallies.dimension"
+        expect_fields(obj, what, ["dimension", "aggregates"])
+        return cls(
+            _text(obj["dimension"], what),
+            tuple(AggregateTally.from_json(a) for a in parse_list(obj["aggregates"], what)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Subtallies:
+    """``subtallies.json``: the group aggregates of an election, published beside its record.
+
+    ``dimensions`` lists only the dimensions that show at least one aggregate (a dimension of
+    the process's report rules that is missing could show no group without exposing a small
+    one). ``counted_groups`` maps every counted credential (its public key as in the record)
+    to the ids of its aggregates, one per listed dimension: with the record's ballots, anyone
+    can recompute every aggregate's encrypted tally. Before the result is computed the same
+    structure, without ``result``, is the service's working copy.
+    """
+
+    uuid: str
+    election_hash: str
+    min_group_size: int
+    dimensions: tuple[DimensionTally, ...]
+    counted_groups: Mapping[str, tuple[str, ...]]
+
+    @property
+    def aggregates(self) -> Iterable[AggregateTally]:
+        for dimension in self.dimensions:
+            yield from dimension.aggregates
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": SUBTALLIES_VERSION,
+            "uuid": self.uuid,
+            "election_hash": self.election_hash,
+            "min_group_size": self.min_group_size,
+            "dimensions": [d.to_json() for d in self.dimensions],
+            "counted_groups": {
+                credential: list(ids) for credential, ids in sorted(self.counted_groups.items())
+            },
+        }
+
+    def to_bytes(self) -> bytes:
+        """Canonical compact JSON, as published."""
+        return compact_json(self.to_json())
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Subtallies:
+        what = "subtallies"
+        obj = _load(raw, what, "subtallies file")
+        try:
+            expect_fields(
+                obj,
+                what,
+                [
+                    "version",
+                    "uuid",
+                    "election_hash",
+                    "min_group_size",
+                    "dimensions",
+                    "counted_groups",
+                ],
+            )
+            if obj["version"] != SUBTALLIES_VERSION:
+                raise CryptoError(what, f"version {obj['version']!r}, not {SUBTALLIES_VERSION}")
+            counted = obj["counted_groups"]
+            if not isinstance(counted, dict):
+                raise CryptoError(what, "counted_groups is not an object")
+            return cls(
+                _text(obj["uuid"], what),
+                _text(obj["election_hash"], what),
+                parse_small_int(obj["min_group_size"], what),
+                tuple(DimensionTally.from_json(d) for d in parse_list(obj["dimensions"], what)),
+                {
+                    _text(credential, what): tuple(_text(i, what) for i in parse_list(ids, what))
+                    for credential, ids in counted.items()
+                },
+            )
+        except CryptoError as error:
+            raise _refusal(what, error) from error

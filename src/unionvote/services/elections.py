@@ -1,0 +1,939 @@
+"""A stage's verifiable election, kept in the database: setup, casting, closing, the tally
+(with its group aggregates), the trustees' partial decryptions, the result and the record.
+
+The record is Belenios's ``.bel`` archive, stored as ``record_chunks``: each transaction that
+changes it writes its entries with an ``ArchiveWriter`` that continues the event chain from
+``ElectionRow.head``/``height`` and appends them as one chunk, in the same transaction as the
+tables that describe them (ballot index, phase, stage status, audit entry). So a receipt is
+returned only once the ballot is in the committed record, a crash loses nothing
+acknowledged, and :func:`export_record` writes exactly the archive ``ElectionBox`` would have
+written for the same operations.
+
+Ballots are parsed and their proofs checked *before* the transaction (that is the expensive
+part, and it needs no lock); the transaction then locks the election row, re-checks what may
+have changed (phase, window, a replay) and appends.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import io
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import BinaryIO, Final
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from unionvote.crypto.credentials import PublicCredential
+from unionvote.crypto.decryption import DiscreteLog, PartialDecryption
+from unionvote.crypto.encoding import compact_json, parse_key, sha256_b64
+from unionvote.crypto.errors import CryptoError
+from unionvote.crypto.group import GroupElement
+from unionvote.crypto.trustees import TrusteeItem, election_public_key, key_owners
+from unionvote.domain.election import CastReceipt, Phase
+from unionvote.domain.errors import ElectionError
+from unionvote.domain.groups import Cell, GroupPlan, plan_groups
+from unionvote.domain.process import Candidate, Process, Stage
+from unionvote.domain.tally import (
+    AggregateTally,
+    DecryptionRequest,
+    DimensionTally,
+    EncryptedTally,
+    Subtallies,
+    TallyAccumulator,
+    TrusteeDecryption,
+    decrypt_counts,
+)
+from unionvote.record.archive import (
+    ARCHIVE_VERSION,
+    ArchiveReader,
+    ArchiveWriter,
+    Event,
+    Header,
+    iter_tar_entries,
+)
+from unionvote.record.ballot import check_ballot
+from unionvote.record.errors import RecordError
+from unionvote.record.messages import (
+    Ballot,
+    Election,
+    Owned,
+    Question,
+    Result,
+    SetupData,
+    SizedEncryptedTally,
+    encrypted_tally_to_json,
+    parse_encrypted_tally,
+    parse_entry,
+    parse_trustees_entry,
+)
+from unionvote.services.context import Services
+from unionvote.services.process import load_process, stage_row
+from unionvote.storage.models import Ballot as BallotRow
+from unionvote.storage.models import (
+    ElectionRow,
+    Member,
+    PartialDecryptionRow,
+    PublicCredentialRow,
+    PublishedFile,
+    RecordChunk,
+    StageRow,
+)
+
+__all__ = [
+    "PENDING_SUBTALLIES_FILE",
+    "SUBTALLIES_FILE",
+    "CastReceipt",
+    "ElectionStatus",
+    "ExportedRecord",
+    "TallySummary",
+    "decryption_request",
+    "do_add_partial_decryption",
+    "do_cast",
+    "do_close",
+    "do_compute_result",
+    "do_setup_election",
+    "do_tally",
+    "election_definition",
+    "election_status",
+    "export_record",
+]
+
+SUBTALLIES_FILE: Final = "subtallies.json"
+"""The published group aggregates, with their decryptions and counts (``domain.tally``)."""
+
+PENDING_SUBTALLIES_FILE: Final = "subtallies.pending.json"
+"""The aggregates between the tally and the result, filled in as trustees decrypt."""
+
+_EXPORT_BATCH: Final = 256
+_TALLY_BATCH: Final = 500
+_SETUP_CACHE_SIZE: Final = 16
+
+
+# -- results handed back -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ElectionStatus:
+    stage: str
+    phase: str
+    uuid: str
+    election_hash: str
+    voting_opens_at: datetime.datetime | None
+    voting_closes_at: datetime.datetime | None
+    ballots_received: int
+    counted: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class TallySummary:
+    num_tallied: int
+    total_weight: int
+    aggregates: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedRecord:
+    path: Path
+    size: int
+    sha256: str
+    last_event: str
+
+
+# -- the record, chunk by chunk --------------------------------------------------------------
+
+
+class _ContinuedWriter(ArchiveWriter):
+    """A writer on an empty stream whose entries continue an archive stored elsewhere (here,
+    chunk by chunk): header ``timestamp``, ending with ``last_event``. The chain rules (parent,
+    height, order) are checked against that event without re-reading the archive; payloads
+    are data added through this writer. (Meant to become ``ArchiveWriter.continue_chain``.)"""
+
+    def __init__(self, stream: BinaryIO, *, timestamp: int, last_event: Event) -> None:
+        super().__init__(stream)
+        self._header = Header(ARCHIVE_VERSION, timestamp)
+        self._chain.advance(last_event.hash, last_event)
+
+
+def _chunk_entries(content: bytes) -> tuple[dict[str, bytes], list[Event]]:
+    """The data entries (by hash) and the events of one stored chunk, in order."""
+    data: dict[str, bytes] = {}
+    events: list[Event] = []
+    for entry in iter_tar_entries(io.BytesIO(content)):
+        if entry.name.endswith(".event.json"):
+            events.append(Event.from_bytes(entry.content, entry.name))
+        elif entry.name.endswith(".data.json"):
+            data[hashlib.sha256(entry.content).hexdigest()] = entry.content
+    return data, events
+
+
+def _chunk(session: Session, row: ElectionRow, seq: int) -> bytes:
+    content = session.scalar(
+        select(RecordChunk.content).where(RecordChunk.election_id == row.id, RecordChunk.seq == seq)
+    )
+    if content is None:
+        raise ElectionError("record.chunks", f"chunk {seq} of the stored record is missing")
+    return content
+
+
+def _append(session: Session, row: ElectionRow, write: Callable[[ArchiveWriter], object]) -> None:
+    """Run ``write`` on a writer that continues the stored record, and store what it wrote as
+    the next chunk, moving the election's head (in the caller's transaction)."""
+    _, events = _chunk_entries(_chunk(session, row, row.chunks - 1))
+    if not events or events[-1].hash != row.head or events[-1].height != row.height:
+        raise ElectionError(
+            "record.chunks",
+            "the stored record does not end with the election's head event; "
+            "nothing was written (restore the database from its backup)",
+        )
+    stream = io.BytesIO()
+    writer = _ContinuedWriter(stream, timestamp=row.timestamp, last_event=events[-1])
+    write(writer)
+    _store_chunk(session, row, stream.getvalue(), writer)
+
+
+def _store_chunk(session: Session, row: ElectionRow, content: bytes, writer: ArchiveWriter) -> None:
+    head, height = writer.last_event, writer.height
+    assert head is not None and height is not None, "a chunk always ends with an event"
+    session.add(RecordChunk(election_id=row.id, seq=row.chunks, content=content))
+    row.head, row.height, row.chunks = head, height, row.chunks + 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Setup:
+    election: Election
+    election_hash: str
+    trustees: tuple[TrusteeItem, ...]
+
+
+# An election's setup never changes once written: parse it once per process, not per ballot.
+_setups: dict[tuple[str, str], _Setup] = {}
+
+
+def _setup_of(session: Session, row: ElectionRow) -> _Setup:
+    key = (row.uuid, row.election_hash)
+    cached = _setups.get(key)
+    if cached is not None:
+        return cached
+    reader = ArchiveReader(io.BytesIO(_chunk(session, row, 0)))
+    first = next(reader.iter_events(), None)
+    if first is None or first.event.type != "Setup" or first.payload is None:
+        raise ElectionError("record.setup", "the stored record does not start with its setup")
+    setup = parse_entry("setup", first.payload, SetupData.from_json, SetupData.to_json)
+    election = parse_entry(
+        "election", reader.data(setup.election), Election.from_json, Election.to_json
+    )
+    if setup.election_hash != row.election_hash or election.uuid != row.uuid:
+        raise ElectionError("record.setup", "the stored record is not this election's")
+    result = _Setup(
+        election, setup.election_hash, tuple(parse_trustees_entry(reader.data(setup.trustees)))
+    )
+    if len(_setups) >= _SETUP_CACHE_SIZE:
+        del _setups[next(iter(_setups))]
+    _setups[key] = result
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class _TallyEntries:
+    sized: SizedEncryptedTally
+    tally: EncryptedTally
+    partials: dict[int, PartialDecryption]
+
+
+def _tally_entries(session: Session, row: ElectionRow) -> _TallyEntries:
+    """The encrypted tally and the partial decryptions, read from the record's last chunks
+    (the tally's chunk and those after it)."""
+    partials: dict[int, PartialDecryption] = {}
+    for seq in range(row.chunks - 1, -1, -1):
+        data, events = _chunk_entries(_chunk(session, row, seq))
+        for event in events:
+            if event.type == "PartialDecryption" and event.payload is not None:
+                owned = parse_entry(
+                    "decryption.owner", data[event.payload], Owned.from_json, Owned.to_json
+                )
+                partials[owned.owner] = parse_entry(
+                    "decryption",
+                    data[owned.payload],
+                    PartialDecryption.from_json,
+                    PartialDecryption.to_json,
+                )
+            elif event.type == "EncryptedTally" and event.payload is not None:
+                sized = parse_entry(
+                    "tally",
+                    data[event.payload],
+                    SizedEncryptedTally.from_json,
+                    SizedEncryptedTally.to_json,
+                )
+                tally = parse_entry(
+                    "tally.encrypted",
+                    data[sized.encrypted_tally],
+                    parse_encrypted_tally,
+                    encrypted_tally_to_json,
+                )
+                return _TallyEntries(sized, tally, partials)
+    raise ElectionError("tally.phase", "the record holds no encrypted tally yet")
+
+
+# -- rows ------------------------------------------------------------------------------------
+
+
+def _stage(session: Session, key: str, *, for_update: bool = False) -> StageRow:
+    """The stage row by key, without parsing the process file (casting calls this often)."""
+    query = select(StageRow).where(StageRow.key == key)
+    if for_update:
+        query = query.with_for_update()
+    row = session.scalar(query)
+    if row is None:
+        row, _ = stage_row(session, key, for_update=for_update)  # its error names the stages
+    return row
+
+
+def _election(session: Session, stage: StageRow, *, for_update: bool = False) -> ElectionRow:
+    query = select(ElectionRow).where(ElectionRow.stage_id == stage.id)
+    if for_update:
+        query = query.with_for_update()
+    row = session.scalar(query)
+    if row is None:
+        raise ElectionError(
+            "election.missing",
+            f"the election of stage {stage.key!r} is not set up "
+            f"(`unionvote election setup {stage.key}`)",
+        )
+    return row
+
+
+def _publish(
+    session: Session, stage: StageRow, name: str, content: bytes, at: datetime.datetime
+) -> None:
+    existing = session.scalar(
+        select(PublishedFile).where(PublishedFile.stage_id == stage.id, PublishedFile.name == name)
+    )
+    digest = hashlib.sha256(content).hexdigest()
+    if existing is None:
+        session.add(
+            PublishedFile(stage_id=stage.id, name=name, content=content, digest=digest, at=at)
+        )
+    else:
+        existing.content, existing.digest, existing.at = content, digest, at
+
+
+def _subtallies(session: Session, stage: StageRow, name: str) -> tuple[PublishedFile, Subtallies]:
+    file = session.scalar(
+        select(PublishedFile).where(PublishedFile.stage_id == stage.id, PublishedFile.name == name)
+    )
+    if file is None:
+        raise ElectionError("tally.phase", f"the stage has no {name} (tally it first)")
+    return file, Subtallies.from_bytes(file.content)
+
+
+def _phase_error(check: str, action: str, phase: str) -> ElectionError:
+    return ElectionError(check, f"cannot {action} while the election is {phase}")
+
+
+# -- setup -----------------------------------------------------------------------------------
+
+
+def _questions(process: Process, stage: Stage, row: StageRow) -> tuple[Question, ...]:
+    derived: dict[str, list[Candidate]] = {}
+    sources = [q for q in stage.questions if q.candidates_from is not None]
+    if sources:
+        if row.derived_from is None:
+            raise ElectionError(
+                "setup.questions",
+                f"the candidates of stage {stage.id!r} come from stage {stage.derived_from!r}'s "
+                "result, which has not been derived yet",
+            )
+        try:
+            listed = json.loads(row.derived_from)["candidates"]
+            candidates = [Candidate(str(c["name"]), str(c["party"])) for c in listed]
+        except (ValueError, KeyError, TypeError) as error:
+            raise ElectionError(
+                "setup.questions", f"the stage's derived candidates are unreadable: {error}"
+            ) from error
+        derived = {q.id: candidates for q in sources}
+    return process.to_questions(stage.id, derived)
+
+
+def _credentials(session: Session, stage: StageRow) -> list[PublicCredential]:
+    """The stage's public credentials in a stable order (sorted), never in member order: the
+    record must not reveal which member holds which credential."""
+    rows = session.execute(
+        select(PublicCredentialRow.credential, PublicCredentialRow.weight).where(
+            PublicCredentialRow.stage_id == stage.id
+        )
+    ).all()
+    credentials = []
+    for text, weight in sorted(rows, key=lambda r: r[0]):
+        try:
+            credentials.append(PublicCredential(parse_key(text), weight))
+        except CryptoError as error:
+            raise ElectionError(
+                "setup.credentials", f"a stored public credential is invalid: {error.detail}"
+            ) from error
+    if not credentials:
+        raise ElectionError("setup.credentials", f"stage {stage.key!r} has no public credentials")
+    if len({c.weight is None for c in credentials}) > 1:
+        raise ElectionError("setup.credentials", "either every voter has a weight or none")
+    return credentials
+
+
+def do_setup_election(
+    services: Services,
+    stage_key: str,
+    *,
+    trustees: Sequence[TrusteeItem],
+    name: str,
+    description: str,
+    voting_opens_at: datetime.datetime,
+    voting_closes_at: datetime.datetime,
+) -> ElectionStatus:
+    """Write the election's setup (the election with the stage's questions, its trustees, the
+    public credentials) as the record's first chunk and open the stage for voting.
+
+    Refused unless the stage has its uuid and its public credentials (status
+    ``credentials``), every trustee item's proofs hold and the window is a real interval.
+    """
+    if not trustees:
+        raise ElectionError("setup.trustees", "an election needs at least one trustee")
+    for item in trustees:
+        try:
+            item.check()
+        except CryptoError as error:
+            raise ElectionError(error.check, error.detail) from error
+    if voting_opens_at.tzinfo is None or voting_closes_at.tzinfo is None:
+        raise ElectionError("setup.window", "give the voting window with a time zone")
+    if voting_opens_at >= voting_closes_at:
+        raise ElectionError("setup.window", "voting must open before it closes")
+    with services.transaction() as tx:
+        session = tx.session
+        loaded = load_process(session)
+        stage, definition = stage_row(session, stage_key, for_update=True)
+        if session.scalar(select(ElectionRow.id).where(ElectionRow.stage_id == stage.id)):
+            raise ElectionError("setup.exists", f"the election of {stage_key!r} is already set up")
+        if stage.status != "credentials" or stage.uuid is None:
+            raise ElectionError(
+                "setup.status",
+                f"stage {stage_key!r} is {stage.status}: an election is set up once the public "
+                "credentials are imported",
+            )
+        questions = _questions(loaded.process, definition, stage)
+        credentials = _credentials(session, stage)
+        try:
+            election = Election(
+                stage.uuid, name, description, election_public_key(trustees), questions
+            )
+        except CryptoError as error:
+            raise ElectionError(error.check, error.detail) from error
+        timestamp = int(tx.at.timestamp())
+        stream = io.BytesIO()
+        writer = ArchiveWriter(stream)
+        writer.write_header(timestamp)
+        setup = SetupData(  # the entries and their order are ElectionBox.create's
+            writer.add_data(compact_json(election.to_json())),
+            writer.add_data(compact_json([t.to_json() for t in trustees])),
+            writer.add_data(compact_json([c.to_json() for c in credentials])),
+        )
+        writer.add_event("Setup", writer.add_data(compact_json(setup.to_json())))
+        row = ElectionRow(
+            stage_id=stage.id,
+            uuid=stage.uuid,
+            phase=Phase.VOTING.value,
+            timestamp=timestamp,
+            election_hash=setup.election_hash,
+            head="",
+            height=0,
+            chunks=0,
+            ballots_received=0,
+            created_at=tx.at,
+        )
+        session.add(row)
+        session.flush()
+        _store_chunk(session, row, stream.getvalue(), writer)
+        stage.status = "voting"
+        stage.voting_opens_at, stage.voting_closes_at = voting_opens_at, voting_closes_at
+        tx.audit(
+            "election.setup",
+            stage_key,
+            uuid=stage.uuid,
+            election_hash=setup.election_hash,
+            credentials=len(credentials),
+            trustees=len(trustees),
+            opens=voting_opens_at.isoformat(),
+            closes=voting_closes_at.isoformat(),
+        )
+        return _status(session, stage, row)
+
+
+# -- casting ---------------------------------------------------------------------------------
+
+
+def _parse_ballot(raw: bytes) -> Ballot:
+    try:
+        return parse_entry("ballot", raw, Ballot.from_json, Ballot.to_json)
+    except RecordError as error:
+        raise ElectionError("ballot.malformed", error.detail) from error
+
+
+def _admit(
+    session: Session,
+    stage: StageRow,
+    row: ElectionRow,
+    ballot: Ballot,
+    tracker: str,
+    member_card: str | None,
+    now: datetime.datetime,
+) -> PublicCredentialRow | None:
+    """Every check of a ballot but its proofs; ``None`` if it is already recorded."""
+    if row.phase != Phase.VOTING.value:
+        raise ElectionError("ballot.closed", "voting has ended; the ballot was not recorded")
+    recorded = select(BallotRow.id).where(
+        BallotRow.election_id == row.id, BallotRow.tracker == tracker
+    )
+    if session.scalar(recorded) is not None:
+        return None
+    if stage.voting_opens_at is not None and now < stage.voting_opens_at:
+        raise ElectionError(
+            "ballot.window", f"voting opens at {stage.voting_opens_at:%Y-%m-%d %H:%M} UTC"
+        )
+    if stage.voting_closes_at is not None and now >= stage.voting_closes_at:
+        raise ElectionError(
+            "ballot.window", f"voting closed at {stage.voting_closes_at:%Y-%m-%d %H:%M} UTC"
+        )
+    credential = session.scalar(
+        select(PublicCredentialRow).where(
+            PublicCredentialRow.stage_id == stage.id,
+            PublicCredentialRow.credential == str(ballot.credential),
+        )
+    )
+    if credential is None:
+        raise ElectionError(
+            "ballot.credential", "the ballot's credential is not on this election's list"
+        )
+    if member_card is not None:
+        member = session.scalar(select(Member.id).where(Member.card_number == member_card))
+        if member != credential.member_id:
+            raise ElectionError(
+                "ballot.credential", "the ballot's credential is not the one issued to this member"
+            )
+    return credential
+
+
+def do_cast(
+    services: Services, stage_key: str, raw: bytes, *, member_card: str | None = None
+) -> CastReceipt:
+    """Check a ballot fully and record it; the receipt is returned only after the commit.
+
+    The same ballot sent again is recorded once (``already_recorded``); a new ballot of a
+    credential that voted before replaces the earlier one in the tally. With
+    ``member_card``, the credential must be the one issued to that member.
+    """
+    ballot = _parse_ballot(raw)
+    tracker = sha256_b64(raw)  # the ballot's tracker: parse_entry checked the bytes canonical
+    with services.db.sessions() as session:
+        stage = _stage(session, stage_key)
+        row = _election(session, stage)
+        setup = _setup_of(session, row)
+        if _admit(session, stage, row, ballot, tracker, member_card, services.clock.now()) is None:
+            return CastReceipt(tracker, replaced_earlier_ballot=False, already_recorded=True)
+    try:
+        check_ballot(setup.election, setup.election_hash, ballot)
+    except CryptoError as error:
+        raise ElectionError(error.check, error.detail) from error
+    with services.transaction() as tx:
+        session = tx.session
+        stage = _stage(session, stage_key)
+        row = _election(session, stage, for_update=True)
+        credential = _admit(session, stage, row, ballot, tracker, member_card, tx.at)
+        if credential is None:  # the same ballot committed meanwhile
+            return CastReceipt(tracker, replaced_earlier_ballot=False, already_recorded=True)
+        earlier = session.scalar(
+            select(BallotRow).where(
+                BallotRow.election_id == row.id,
+                BallotRow.credential == credential.credential,
+                BallotRow.counted.is_(True),
+            )
+        )
+        if earlier is not None:
+            earlier.counted = False
+        _append(session, row, lambda writer: writer.add_event("Ballot", writer.add_data(raw)))
+        session.add(
+            BallotRow(
+                election_id=row.id,
+                tracker=tracker,
+                credential=credential.credential,
+                raw=raw,
+                received_at=tx.at,
+                counted=True,
+            )
+        )
+        row.ballots_received += 1
+        tx.audit("ballot.cast", stage_key, tracker=tracker)
+    return CastReceipt(tracker, replaced_earlier_ballot=earlier is not None)
+
+
+# -- closing and tallying ----------------------------------------------------------------------
+
+
+def do_close(services: Services, stage_key: str) -> ElectionStatus:
+    """End the voting: the record gets its ``EndBallots`` event; no ballot is accepted after."""
+    with services.transaction() as tx:
+        stage = _stage(tx.session, stage_key, for_update=True)
+        row = _election(tx.session, stage, for_update=True)
+        if row.phase != Phase.VOTING.value:
+            raise ElectionError("election.closed", "voting has already ended")
+        _append(tx.session, row, lambda writer: writer.add_event("EndBallots"))
+        row.phase = stage.status = Phase.CLOSED.value
+        tx.audit("election.close", stage_key, ballots_received=row.ballots_received)
+        return _status(tx.session, stage, row)
+
+
+def _counted_ballots(
+    session: Session, stage: StageRow, row: ElectionRow
+) -> Iterator[tuple[bytes, str, int | None, str, str]]:
+    """Each counted ballot with its credential, weight and its member's state and local."""
+    query = (
+        select(
+            BallotRow.raw,
+            BallotRow.credential,
+            PublicCredentialRow.weight,
+            Member.state,
+            Member.local,
+        )
+        .join(
+            PublicCredentialRow,
+            (PublicCredentialRow.stage_id == stage.id)
+            & (PublicCredentialRow.credential == BallotRow.credential),
+        )
+        .join(Member, Member.id == PublicCredentialRow.member_id)
+        .where(BallotRow.election_id == row.id, BallotRow.counted.is_(True))
+        .order_by(BallotRow.id)
+        .execution_options(yield_per=_TALLY_BATCH)
+    )
+    yield from session.execute(query)
+
+
+def _aggregate(
+    plan: GroupPlan, cells: Mapping[Cell, TallyAccumulator], questions: Sequence[Question]
+) -> tuple[DimensionTally, ...]:
+    """Each planned aggregate's encrypted tally: the product of its cells' tallies."""
+    dimensions = []
+    for dimension in plan.dimensions:
+        parts = {a.id: TallyAccumulator(questions) for a in dimension.aggregates}
+        for cell, aggregate_id in dimension.cells.items():
+            parts[aggregate_id].merge(cells[cell])
+        aggregates = tuple(
+            AggregateTally(a.id, a.label, a.groups, a.ballots, parts[a.id].tally)
+            for a in dimension.aggregates
+        )
+        if aggregates:  # a dimension that can show nothing is left out (see Subtallies)
+            dimensions.append(DimensionTally(dimension.dimension, aggregates))
+    return tuple(dimensions)
+
+
+def do_tally(
+    services: Services, stage_key: str, *, progress: Callable[[int], None] | None = None
+) -> TallySummary:
+    """Compute the encrypted tally (one streaming pass over the counted ballots) and the
+    encrypted aggregate of each group the process's report rules break results down by.
+
+    The tally goes into the record; the aggregates into ``subtallies.pending.json`` until the
+    trustees have decrypted them. ``progress`` is called with the number of ballots done.
+    """
+    with services.transaction() as tx:
+        session = tx.session
+        rules = load_process(session).process.report
+        stage = _stage(session, stage_key, for_update=True)
+        row = _election(session, stage, for_update=True)
+        if row.phase != Phase.CLOSED.value:
+            raise _phase_error("tally.phase", "tally", row.phase)
+        setup = _setup_of(session, row)
+        questions = setup.election.questions
+        cells: dict[Cell, TallyAccumulator] = {}
+        credentials_by_cell: dict[Cell, list[str]] = {}
+        for raw, credential, weight, state, local in _counted_ballots(session, stage, row):
+            cell = (state, local) if rules.breakdowns else ("", "")
+            if cell not in cells:
+                cells[cell], credentials_by_cell[cell] = TallyAccumulator(questions), []
+            cells[cell].add(_parse_ballot(raw), weight)
+            credentials_by_cell[cell].append(credential)
+            if progress is not None:
+                progress(1)
+        main = TallyAccumulator(questions)
+        for accumulator in cells.values():
+            main.merge(accumulator)
+        counted = session.scalar(
+            select(func.count())
+            .select_from(BallotRow)
+            .where(BallotRow.election_id == row.id, BallotRow.counted.is_(True))
+        )
+        if counted != main.count:
+            raise ElectionError(
+                "tally.credentials",
+                f"{counted} ballots are counted but {main.count} have a member's credential",
+            )
+        plan = plan_groups(
+            {cell: a.count for cell, a in cells.items()}, rules.breakdowns, rules.min_group_size
+        )
+        dimensions = _aggregate(plan, cells, questions)
+        counted_groups: dict[str, tuple[str, ...]] = {}
+        for cell, credentials in credentials_by_cell.items():
+            ids = plan.aggregate_ids(cell)
+            counted_groups.update((credential, ids) for credential in credentials)
+        subtallies = Subtallies(
+            row.uuid, row.election_hash, rules.min_group_size, tuple(dimensions), counted_groups
+        )
+
+        def write(writer: ArchiveWriter) -> None:
+            tally_hash = writer.add_data(compact_json(encrypted_tally_to_json(main.tally)))
+            sized = SizedEncryptedTally(main.count, main.total_weight, tally_hash)
+            writer.add_event("EncryptedTally", writer.add_data(compact_json(sized.to_json())))
+
+        _append(session, row, write)
+        _publish(session, stage, PENDING_SUBTALLIES_FILE, subtallies.to_bytes(), tx.at)
+        row.phase = stage.status = Phase.TALLIED.value
+        aggregates_count = sum(len(d.aggregates) for d in dimensions)
+        tx.audit(
+            "election.tally",
+            stage_key,
+            num_tallied=main.count,
+            total_weight=main.total_weight,
+            aggregates=aggregates_count,
+        )
+        return TallySummary(main.count, main.total_weight, aggregates_count)
+
+
+# -- decryption ------------------------------------------------------------------------------
+
+
+def decryption_request(services: Services, stage_key: str) -> bytes:
+    """What each trustee decrypts (``domain.tally.DecryptionRequest``, canonical JSON)."""
+    with services.db.sessions() as session:
+        stage = _stage(session, stage_key)
+        row = _election(session, stage)
+        if row.phase != Phase.TALLIED.value:
+            raise _phase_error("decryption.phase", "ask for decryptions", row.phase)
+        entries = _tally_entries(session, row)
+        _, subtallies = _subtallies(session, stage, PENDING_SUBTALLIES_FILE)
+        return DecryptionRequest(
+            row.uuid,
+            row.election_hash,
+            entries.tally,
+            tuple((a.id, a.encrypted_tally) for a in subtallies.aggregates),
+        ).to_bytes()
+
+
+def _owner_key(trustees: Sequence[TrusteeItem], owner: int) -> GroupElement:
+    for number, _, key in key_owners(trustees):
+        if number == owner:
+            return key
+    raise ElectionError("decryption.owner", f"there is no trustee number {owner}")
+
+
+def _check_decryption(
+    setup: _Setup, entries: _TallyEntries, subtallies: Subtallies, decryption: TrusteeDecryption
+) -> None:
+    key = _owner_key(setup.trustees, decryption.owner)
+    expected = {a.id for a in subtallies.aggregates}
+    if set(decryption.groups) != expected:
+        missing = sorted(expected - set(decryption.groups))
+        unexpected = sorted(set(decryption.groups) - expected)
+        raise ElectionError(
+            "decryption.groups",
+            f"the file must decrypt every group aggregate: missing {missing}, "
+            f"unexpected {unexpected}",
+        )
+    try:
+        decryption.tally.check(setup.election_hash, key, entries.tally)
+    except CryptoError as error:
+        raise ElectionError(error.check, f"the main tally: {error.detail}") from error
+    for aggregate in subtallies.aggregates:
+        try:
+            decryption.groups[aggregate.id].check(
+                setup.election_hash, key, aggregate.encrypted_tally
+            )
+        except CryptoError as error:
+            raise ElectionError(error.check, f"aggregate {aggregate.id}: {error.detail}") from error
+
+
+def do_add_partial_decryption(services: Services, stage_key: str, content: bytes) -> int:
+    """Check a trustee's partial decryption file (every proof, of the main tally and of each
+    group aggregate) and publish it; returns the trustee's owner number. A file with any bad
+    proof is refused and nothing is written; each trustee decrypts once."""
+    decryption = TrusteeDecryption.from_bytes(content)
+    with services.db.sessions() as session:  # the proofs are checked outside the lock
+        stage = _stage(session, stage_key)
+        row = _election(session, stage)
+        if row.phase != Phase.TALLIED.value:
+            raise _phase_error("decryption.phase", "decrypt", row.phase)
+        setup = _setup_of(session, row)
+        entries = _tally_entries(session, row)
+        _, subtallies = _subtallies(session, stage, PENDING_SUBTALLIES_FILE)
+    _check_decryption(setup, entries, subtallies, decryption)
+    owner = decryption.owner
+    with services.transaction() as tx:
+        session = tx.session
+        stage = _stage(session, stage_key, for_update=True)
+        row = _election(session, stage, for_update=True)
+        if row.phase != Phase.TALLIED.value:
+            raise _phase_error("decryption.phase", "decrypt", row.phase)
+        if session.get(PartialDecryptionRow, (row.id, owner)) is not None:
+            raise ElectionError("decryption.owner", f"trustee {owner} has already decrypted")
+        _, pending = _subtallies(session, stage, PENDING_SUBTALLIES_FILE)
+
+        def write(writer: ArchiveWriter) -> None:
+            payload = writer.add_data(compact_json(decryption.tally.to_json()))
+            owned = Owned(owner, payload)
+            writer.add_event("PartialDecryption", writer.add_data(compact_json(owned.to_json())))
+
+        _append(session, row, write)
+        session.add(PartialDecryptionRow(election_id=row.id, owner=owner, at=tx.at))
+        updated = _map_aggregates(
+            pending,
+            lambda a: replace(
+                a, partial_decryptions={**a.partial_decryptions, owner: decryption.groups[a.id]}
+            ),
+        )
+        _publish(session, stage, PENDING_SUBTALLIES_FILE, updated.to_bytes(), tx.at)
+        tx.audit("decryption.add", stage_key, owner=owner)
+    return owner
+
+
+def _map_aggregates(
+    subtallies: Subtallies, change: Callable[[AggregateTally], AggregateTally]
+) -> Subtallies:
+    return replace(
+        subtallies,
+        dimensions=tuple(
+            replace(d, aggregates=tuple(change(a) for a in d.aggregates))
+            for d in subtallies.dimensions
+        ),
+    )
+
+
+def do_compute_result(services: Services, stage_key: str) -> Result:
+    """Combine the partial decryptions into the counts, publish the result in the record and
+    each group aggregate's counts in ``subtallies.json``."""
+    with services.transaction() as tx:
+        session = tx.session
+        stage = _stage(session, stage_key, for_update=True)
+        row = _election(session, stage, for_update=True)
+        if row.phase != Phase.TALLIED.value:
+            raise _phase_error("result.phase", "publish the result", row.phase)
+        setup = _setup_of(session, row)
+        entries = _tally_entries(session, row)
+        log = DiscreteLog(entries.sized.total_weight)  # bounds every aggregate's counts too
+        pending_file, pending = _subtallies(session, stage, PENDING_SUBTALLIES_FILE)
+        try:
+            result = Result(decrypt_counts(setup.trustees, entries.partials, entries.tally, log))
+            final = _map_aggregates(
+                pending,
+                lambda a: replace(
+                    a,
+                    result=decrypt_counts(
+                        setup.trustees, a.partial_decryptions, a.encrypted_tally, log
+                    ),
+                ),
+            )
+        except CryptoError as error:
+            raise ElectionError(error.check, error.detail) from error
+        _append(
+            session,
+            row,
+            lambda writer: writer.add_event(
+                "Result", writer.add_data(compact_json(result.to_json()))
+            ),
+        )
+        _publish(session, stage, SUBTALLIES_FILE, final.to_bytes(), tx.at)
+        session.delete(pending_file)
+        row.phase = stage.status = Phase.DECRYPTED.value
+        tx.audit("election.result", stage_key, owners=sorted(entries.partials))
+    return result
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def _status(session: Session, stage: StageRow, row: ElectionRow) -> ElectionStatus:
+    counted = session.scalar(
+        select(func.count())
+        .select_from(BallotRow)
+        .where(BallotRow.election_id == row.id, BallotRow.counted.is_(True))
+    )
+    return ElectionStatus(
+        stage.key,
+        row.phase,
+        row.uuid,
+        row.election_hash,
+        stage.voting_opens_at,
+        stage.voting_closes_at,
+        row.ballots_received,
+        counted or 0,
+        row.height,
+    )
+
+
+def election_status(services: Services, stage_key: str) -> ElectionStatus:
+    """The phase of a stage's election and how many ballots it received and counts."""
+    with services.db.sessions() as session:
+        stage = _stage(session, stage_key)
+        return _status(session, stage, _election(session, stage))
+
+
+def election_definition(services: Services, stage_key: str) -> Election:
+    """The election as its record states it (questions, answers, key)."""
+    with services.db.sessions() as session:
+        stage = _stage(session, stage_key)
+        return _setup_of(session, _election(session, stage)).election
+
+
+def export_record(services: Services, stage_key: str, path: Path) -> ExportedRecord:
+    """Write the record, the stored chunks in order, to ``path`` (replaced atomically, synced).
+
+    Chunks are only ever appended, so reading them in batches gives the record as it stood
+    when the export began, without holding a lock for the whole export.
+    """
+    with services.db.sessions() as session:
+        stage = _stage(session, stage_key)
+        row = _election(session, stage)
+        election_id, chunks, head = row.id, row.chunks, row.head
+    digest = hashlib.sha256()
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    size = 0
+    try:
+        with partial.open("wb") as out:
+            for start in range(0, chunks, _EXPORT_BATCH):
+                with services.db.sessions() as session:
+                    contents = session.scalars(
+                        select(RecordChunk.content)
+                        .where(
+                            RecordChunk.election_id == election_id,
+                            RecordChunk.seq >= start,
+                            RecordChunk.seq < min(chunks, start + _EXPORT_BATCH),
+                        )
+                        .order_by(RecordChunk.seq)
+                    ).all()
+                if len(contents) != min(chunks, start + _EXPORT_BATCH) - start:
+                    raise ElectionError("record.chunks", "a chunk of the stored record is missing")
+                for content in contents:
+                    out.write(content)
+                    digest.update(content)
+                    size += len(content)
+            out.flush()
+            os.fsync(out.fileno())
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+    return ExportedRecord(path, size, digest.hexdigest(), head)
