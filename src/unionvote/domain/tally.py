@@ -129,16 +129,20 @@ class DecryptionRequest:
     """What each trustee decrypts: the main encrypted tally and each group aggregate's.
 
     JSON: ``{"uuid", "election_hash", "encrypted_tally", "groups": [{"id",
-    "encrypted_tally"}]}``, encrypted tallies as in the record.
+    "encrypted_tally"}], "election"}``, encrypted tallies as in the record; ``election`` is the
+    record's election entry (its exact text), so that a trustee can check that the election
+    hashes to ``election_hash`` and is encrypted to the key their ceremony made before they
+    decrypt anything.
     """
 
     uuid: str
     election_hash: str
     encrypted_tally: EncryptedTally
     groups: tuple[tuple[str, EncryptedTally], ...] = ()
+    election: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        obj: dict[str, Any] = {
             "uuid": self.uuid,
             "election_hash": self.election_hash,
             "encrypted_tally": encrypted_tally_to_json(self.encrypted_tally),
@@ -147,6 +151,9 @@ class DecryptionRequest:
                 for group_id, tally in self.groups
             ],
         }
+        if self.election is not None:
+            obj["election"] = self.election
+        return obj
 
     def to_bytes(self) -> bytes:
         return compact_json(self.to_json())
@@ -155,8 +162,10 @@ class DecryptionRequest:
     def from_bytes(cls, raw: bytes) -> DecryptionRequest:
         obj = _load(raw, "decryption.request", "decryption request")
         try:
+            fields = ["uuid", "election_hash", "encrypted_tally", "groups"]
+            election = obj.get("election") if isinstance(obj, dict) else None
             expect_fields(
-                obj, "decryption.request", ["uuid", "election_hash", "encrypted_tally", "groups"]
+                obj, "decryption.request", [*fields, "election"] if election is not None else fields
             )
             groups = []
             for item in parse_list(obj["groups"], "decryption.request"):
@@ -172,6 +181,7 @@ class DecryptionRequest:
                 _text(obj["election_hash"], "decryption.request"),
                 parse_encrypted_tally(obj["encrypted_tally"]),
                 tuple(groups),
+                None if election is None else _text(election, "decryption.request"),
             )
         except CryptoError as error:
             raise _refusal("decryption.request", error) from error

@@ -690,6 +690,19 @@ class ArchiveWriter:
         stream.truncate()
         return writer
 
+    @classmethod
+    def continue_chain(
+        cls, stream: BinaryIO, *, timestamp: int, last_event: Event
+    ) -> ArchiveWriter:
+        """A writer on an empty ``stream`` whose entries continue an archive stored elsewhere
+        (the server's database keeps the archive as consecutive chunks): header ``timestamp``,
+        ending with ``last_event``. The chain rules (parent, height, order) are checked against
+        that event without re-reading the archive; payloads must be data added through it."""
+        writer = cls(stream)
+        writer._header = Header(ARCHIVE_VERSION, timestamp)
+        writer._chain.advance(last_event.hash, last_event)
+        return writer
+
     @property
     def header(self) -> Header | None:
         """The archive's header, ``None`` until written."""

@@ -24,7 +24,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import Final
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -50,11 +50,9 @@ from unionvote.domain.tally import (
     decrypt_counts,
 )
 from unionvote.record.archive import (
-    ARCHIVE_VERSION,
     ArchiveReader,
     ArchiveWriter,
     Event,
-    Header,
     iter_tar_entries,
 )
 from unionvote.record.ballot import check_ballot
@@ -149,18 +147,6 @@ class ExportedRecord:
 # -- the record, chunk by chunk --------------------------------------------------------------
 
 
-class _ContinuedWriter(ArchiveWriter):
-    """A writer on an empty stream whose entries continue an archive stored elsewhere (here,
-    chunk by chunk): header ``timestamp``, ending with ``last_event``. The chain rules (parent,
-    height, order) are checked against that event without re-reading the archive; payloads
-    are data added through this writer. (Meant to become ``ArchiveWriter.continue_chain``.)"""
-
-    def __init__(self, stream: BinaryIO, *, timestamp: int, last_event: Event) -> None:
-        super().__init__(stream)
-        self._header = Header(ARCHIVE_VERSION, timestamp)
-        self._chain.advance(last_event.hash, last_event)
-
-
 def _chunk_entries(content: bytes) -> tuple[dict[str, bytes], list[Event]]:
     """The data entries (by hash) and the events of one stored chunk, in order."""
     data: dict[str, bytes] = {}
@@ -193,7 +179,7 @@ def _append(session: Session, row: ElectionRow, write: Callable[[ArchiveWriter],
             "nothing was written (restore the database from its backup)",
         )
     stream = io.BytesIO()
-    writer = _ContinuedWriter(stream, timestamp=row.timestamp, last_event=events[-1])
+    writer = ArchiveWriter.continue_chain(stream, timestamp=row.timestamp, last_event=events[-1])
     write(writer)
     _store_chunk(session, row, stream.getvalue(), writer)
 
@@ -726,6 +712,7 @@ def decryption_request(services: Services, stage_key: str) -> bytes:
             row.election_hash,
             entries.tally,
             tuple((a.id, a.encrypted_tally) for a in subtallies.aggregates),
+            compact_json(_setup_of(session, row).election.to_json()).decode(),
         ).to_bytes()
 
 
