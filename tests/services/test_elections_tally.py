@@ -24,6 +24,7 @@ from test_elections import (
 )
 
 from unionvote.crypto.decryption import PartialDecryption
+from unionvote.crypto.encoding import sha256_b64
 from unionvote.domain.election import ElectionBox
 from unionvote.domain.tally import DecryptionRequest, Subtallies, TrusteeDecryption
 from unionvote.services.elections import (
@@ -228,8 +229,10 @@ def test_the_decryption_request(database: Database) -> None:
     vote = tallied(database)
     raw = decryption_request(vote.services, STAGE)
     obj = json.loads(raw)
-    assert list(obj) == ["uuid", "election_hash", "encrypted_tally", "groups"]
+    assert list(obj) == ["uuid", "election_hash", "encrypted_tally", "groups", "election"]
     request = DecryptionRequest.from_bytes(raw)
+    assert request.election is not None
+    assert sha256_b64(request.election.encode()) == vote.election_hash
     assert request.to_bytes() == raw
     assert (request.uuid, request.election_hash) == (vote.uuid, vote.election_hash)
     pending = Subtallies.from_bytes(published(database, PENDING_SUBTALLIES_FILE) or b"")
