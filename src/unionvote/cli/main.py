@@ -19,6 +19,9 @@ from rich.progress import (
 )
 
 from unionvote import __version__
+from unionvote.cli import election as election_cli
+from unionvote.cli import trustee as trustee_cli
+from unionvote.cli import voting as voting_cli
 from unionvote.cli.context import console, errors, fail, open_services
 from unionvote.domain.rehearsal import rehearse
 from unionvote.record.errors import CHECKS as RECORD_CHECKS
@@ -32,6 +35,18 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+app.add_typer(
+    election_cli.app, name="election", help="Set up, close, tally and decrypt a stage's election."
+)
+app.add_typer(trustee_cli.app, name="trustee", help="A trustee's own steps, on their own machine.")
+app.add_typer(
+    trustee_cli.admin_app, name="trustees", help="The committee's side of the key ceremony."
+)
+
+app.command("vote")(voting_cli.vote_command)
+app.command("simulate")(voting_cli.simulate_command)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,176 @@
+"""Voting from the command line: one assisted vote, or a simulated membership voting.
+
+Both make real ballots — encrypted, proved and signed with the member's private credential, on
+this machine — and cast them through ``do_cast``, the same full checks as the booth's. A
+simulation follows a distribution file (``domain.simulation``), with abstentions and revotes,
+on every core.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from unionvote.crypto.credentials import PrivateCredential
+from unionvote.crypto.errors import CryptoError
+from unionvote.domain.errors import DomainError
+from unionvote.domain.simulation import Distribution, allocate, plan_votes
+from unionvote.record.messages import Question
+from unionvote.services.booth import BallotMaker, Job, make_one
+from unionvote.services.context import Services
+from unionvote.services.elections import (
+    CastReceipt,
+    do_cast,
+    election_definition,
+    election_status,
+)
+from unionvote.services.process import load_process
+
+__all__ = [
+    "SimulationSummary",
+    "choices_for",
+    "do_vote",
+    "read_private_credentials",
+    "simulate",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationSummary:
+    members: int
+    voted: int
+    ballots_cast: int
+    revotes: int
+    abstained: int
+
+
+def read_private_credentials(path: Path) -> dict[str, PrivateCredential]:
+    """The credential authority's ``private-credentials.csv`` (card_number, credential)."""
+    credentials: dict[str, PrivateCredential] = {}
+    with path.open(newline="", encoding="utf-8") as stream:
+        rows = csv.DictReader(line for line in stream if not line.startswith("#"))
+        if rows.fieldnames is None or not {"card_number", "credential"} <= set(rows.fieldnames):
+            raise DomainError(
+                "simulation.credentials",
+                f"{path}: expected the authority's columns card_number and credential",
+            )
+        for line, row in enumerate(rows, start=2):
+            try:
+                credentials[row["card_number"]] = PrivateCredential(row["credential"])
+            except CryptoError as error:
+                raise DomainError(
+                    "simulation.credentials", f"{path}:{line}: {error.detail}"
+                ) from error
+    return credentials
+
+
+def choices_for(question: Question, picks: Sequence[str]) -> list[int]:
+    """The 0/1 vector for the named answers; a name not on the ballot is refused by name."""
+    index = {label.casefold(): i for i, label in enumerate(question.answers)}
+    vector = [0] * len(question.answers)
+    for pick in picks:
+        i = index.get(pick.casefold())
+        if i is None:
+            raise DomainError(
+                "vote.choice",
+                f"{pick!r} is not on the ballot; the choices are: {', '.join(question.answers)}",
+            )
+        vector[i] = 1
+    try:
+        question.shape.check_plaintext(vector)
+    except CryptoError as error:
+        raise DomainError("vote.choice", f"{question.question}: {error.detail}") from error
+    return vector
+
+
+def do_vote(
+    services: Services,
+    stage_key: str,
+    *,
+    card_number: str,
+    credential: PrivateCredential,
+    picks: Sequence[Sequence[str]],
+) -> CastReceipt:
+    """Cast one member's ballot (assisted voting): ``picks`` names the answers per question."""
+    election = election_definition(services, stage_key)
+    status = election_status(services, stage_key)
+    if len(picks) != len(election.questions):
+        raise DomainError(
+            "vote.choice",
+            f"this ballot has {len(election.questions)} question(s); give choices for each",
+        )
+    choices = [choices_for(q, p) for q, p in zip(election.questions, picks, strict=True)]
+    raw = make_one(election, status.election_hash, credential, choices)
+    return do_cast(services, stage_key, raw, member_card=card_number)
+
+
+def _single_choice(question: Question, answer: int) -> list[int]:
+    if question.min > 1:
+        raise DomainError(
+            "simulation.question",
+            f"{question.question!r} needs {question.min} choices; "
+            "the simulation votes for one answer per question",
+        )
+    return [1 if i == answer else 0 for i in range(len(question.answers))]
+
+
+def simulate(
+    services: Services,
+    stage_key: str,
+    credentials: Mapping[str, PrivateCredential],
+    distribution: Distribution,
+    *,
+    seed: int = 0,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> SimulationSummary:
+    """Cast the ballots of the members holding ``credentials`` following ``distribution``.
+
+    The first question decides who abstains and who votes twice (exact quotas); every other
+    question's answers follow its own shares by exact quotas among the same voters.
+    """
+    election = election_definition(services, stage_key)
+    status = election_status(services, stage_key)
+    with services.db.sessions() as session:
+        stage = load_process(session).process.stage(stage_key)
+    ids = [q.id for q in stage.questions]
+    cards = sorted(credentials)
+    first, *others = election.questions
+    plans = plan_votes(
+        len(cards),
+        distribution.for_question(ids[0], first.answers),
+        abstain=distribution.abstain,
+        revote=distribution.revote,
+        seed=seed,
+    )
+    later: list[list[int]] = []
+    for k, question in enumerate(others, start=1):
+        shares: list[Fraction] = distribution.for_question(ids[k], question.answers)
+        picks = [i for i, n in enumerate(allocate(len(plans), shares)) for _ in range(n)]
+        later.append(picks)
+
+    def jobs() -> Iterator[tuple[str, Job]]:
+        for n, plan in enumerate(plans):
+            rest = [_single_choice(q, picks[n]) for q, picks in zip(others, later, strict=True)]
+            for answer in plan.choices:
+                card = cards[plan.voter]
+                yield card, (credentials[card].reveal(), [_single_choice(first, answer), *rest])
+
+    total = sum(len(plan.choices) for plan in plans)
+    queued = list(jobs())
+    cast = 0
+    with BallotMaker(election, status.election_hash, workers=workers) as maker:
+        for (card, _), raw in zip(queued, maker.make(job for _, job in queued), strict=True):
+            do_cast(services, stage_key, raw, member_card=card)
+            cast += 1
+            progress(cast, total)
+    return SimulationSummary(
+        members=len(cards),
+        voted=len(plans),
+        ballots_cast=cast,
+        revotes=cast - len(plans),
+        abstained=len(cards) - len(plans),
+    )
