@@ -20,6 +20,7 @@ from rich.progress import (
 
 from unionvote import __version__
 from unionvote.cli import election as election_cli
+from unionvote.cli import report as report_cli
 from unionvote.cli import trustee as trustee_cli
 from unionvote.cli import voting as voting_cli
 from unionvote.cli.context import console, errors, fail, open_services
@@ -45,6 +46,9 @@ app.add_typer(
     trustee_cli.admin_app, name="trustees", help="The committee's side of the key ceremony."
 )
 
+app.add_typer(report_cli.app, name="report", help="Build, show and export a stage's report.")
+app.add_typer(report_cli.council_app, name="council", help="Derive the council vote and decide.")
+app.command("endorse")(report_cli.endorse)
 app.command("vote")(voting_cli.vote_command)
 app.command("simulate")(voting_cli.simulate_command)
 
@@ -176,6 +180,8 @@ def _print_report(report: Report) -> None:
             console.print(f"        - {escape(failure.line())}")
         if len(result.failures) > 20:
             console.print(f"        … and {len(result.failures) - 20} more")
+    for name, reason in report.not_applicable.items():
+        console.print(f"  N/A   {name:<24} {'':>9}          {escape(reason)}")
     if report.result is not None and report.ok:
         console.print()
         for question, counts in zip(election.get("questions", []), report.result, strict=False):

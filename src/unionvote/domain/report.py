@@ -14,7 +14,9 @@ result, the process's report rules and the published counts.
   subtraction (see ``_suppress``).
 
 ``Report.to_text()``, ``to_json()`` (canonical bytes, for a hashed file beside the record) and
-``to_html()`` (a self-contained page; every name is escaped) render the same content.
+``to_html()`` (a self-contained page; every name is escaped) render the same content; the JSON
+also names the stage and the SHA-256 of every published file the report derives from
+(``sources``), so that a verifier can rebuild it from exactly those files.
 """
 
 from __future__ import annotations
@@ -216,9 +218,9 @@ def _question_report(tally: QuestionTally, rules: ReportRules) -> QuestionReport
         if _percent(tally.counts[i], denominator) > rules.threshold_percent
     )
     kinds = {a.kind for a in tally.answers}
-    who = "Candidates" if kinds == {AnswerKind.CANDIDATE} else "Answers"
+    who = "Candidates who" if kinds == {AnswerKind.CANDIDATE} else "Answers that"
     footnote = (
-        f"* {who} who received more than {_number(rules.threshold_percent)}% of the vote are "
+        f"* {who} received more than {_number(rules.threshold_percent)}% of the vote are "
         "listed; percentages are rounded to the nearest point (halves rounded up)."
     )
     if not single:
@@ -255,11 +257,28 @@ def _question_report(tally: QuestionTally, rules: ReportRules) -> QuestionReport
 
 @dataclass(frozen=True, slots=True)
 class Report:
+    """A stage's report. ``sources`` maps each input's name (``record``, ``process``…) to its
+    SHA-256 in hex, or to None when the stage published no such file."""
+
     title: str
     simulation: bool
     rules: ReportRules
     turnout: Turnout
     questions: tuple[QuestionReport, ...]
+    stage: str | None = None
+    sources: tuple[tuple[str, str | None], ...] = ()
+
+    def chart_description(self) -> str:
+        """What the chart shows, in words: the alternative text of the chart image."""
+        parts = []
+        for q in self.questions:
+            bars = ", ".join(f"{x.label} {x.percent}%" for x in q.listed) or "nobody listed"
+            parts.append(f"{q.tally.question}: {bars}.")
+            if q.party_totals:
+                totals = ", ".join(f"{p.party} {p.percent}%" for p in q.party_totals)
+                parts.append(f"Totals by party: {totals}.")
+        prefix = "Simulation. " if self.simulation else ""
+        return prefix + "Bar chart of the listed results. " + " ".join(parts)
 
     def _turnout_parts(self) -> list[tuple[str, int, str]]:
         parts = []
@@ -304,6 +323,10 @@ class Report:
             f"{self.turnout.ballots:,} ballots counted"
             + (": " + "; ".join(parts) if parts else ".")
         )
+        published = [(name, value) for name, value in self.sources if value is not None]
+        if published:
+            out += ["", "Derived only from these published files (SHA-256; φ for the election)"]
+            out += [f"{name}: {value}" for name, value in published]
         return "\n".join(out) + "\n"
 
     def _group_text(self, line: GroupLine) -> str:
@@ -319,6 +342,8 @@ class Report:
         """Canonical JSON (sorted keys, no spaces, UTF-8, integers and strings only)."""
         obj = {
             "title": self.title,
+            "stage": self.stage,
+            "sources": dict(self.sources),
             "simulation": self.simulation,
             "rules": {
                 "threshold_percent": _number(self.rules.threshold_percent),
@@ -335,8 +360,10 @@ class Report:
         }
         return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
-    def to_html(self) -> str:
-        """A self-contained page: no scripts, styles or links outside it; names escaped."""
+    def to_html(self, chart: str | None = None) -> str:
+        """A self-contained page: no scripts, styles or links outside it; names escaped.
+        ``chart`` names the chart image published beside the page (``report.png``), shown
+        with :meth:`chart_description` as its alternative text."""
 
         def e(text: object) -> str:
             return html.escape(str(text), quote=True)
@@ -350,6 +377,11 @@ class Report:
         if self.simulation:
             out.append('<p role="note"><strong>Simulation</strong>: not a real vote.</p>')
         out.append(f"<h1>{e(self.title)}</h1>")
+        if chart is not None:
+            out.append(
+                f'<figure><img src="{e(chart)}" alt="{e(self.chart_description())}">'
+                "<figcaption>The listed results as bars (percent).</figcaption></figure>"
+            )
         for q in self.questions:
             out.append(f"<section><h2>{e(q.tally.question)}</h2>")
             out.append(
@@ -443,10 +475,18 @@ def build_report(
     turnout: Turnout,
     *,
     simulation: bool,
+    stage: str | None = None,
+    sources: Sequence[tuple[str, str | None]] = (),
 ) -> Report:
     """The report of one stage: every question's lines, totals, counts and breakdowns."""
     if not tallies:
         raise DomainError("report", "a report needs at least one question")
     return Report(
-        title, simulation, rules, turnout, tuple(_question_report(t, rules) for t in tallies)
+        title,
+        simulation,
+        rules,
+        turnout,
+        tuple(_question_report(t, rules) for t in tallies),
+        stage,
+        tuple(sources),
     )

@@ -36,6 +36,7 @@ from unionvote.record.messages import (
     parse_trustees_entry,
 )
 from unionvote.verify.report import Report
+from unionvote.verify.sidecars import check_published
 
 __all__ = ["verify_record"]
 
@@ -56,11 +57,14 @@ class _Stop(Exception):
 
 
 def verify_record(path: Path) -> Report:
-    """Check everything in the record at ``path``; the report says what passed and failed."""
+    """Check everything in the record at ``path``; the report says what passed and failed.
+    The stage's published files beside it, if any, are checked too (``verify.sidecars``)."""
     report = Report(str(path))
+    verifier: _Verifier | None = None
     try:
         with ArchiveReader.open(path) as reader:
-            _Verifier(report, reader, path).run()
+            verifier = _Verifier(report, reader, path)
+            verifier.run()
     except RecordError as error:
         report.stop(_archive_check(error.check), error.detail, error.entry)
     except _Stop:
@@ -69,6 +73,10 @@ def verify_record(path: Path) -> Report:
         report.stop("archive", f"cannot read the record: {error.strerror or error}")
     if report.stopped is None:
         report.passed("archive")
+    if verifier is not None and report.stopped is None:
+        check_published(report, path, verifier.last, verifier.weights)
+    else:
+        check_published(report, path, None, {})
     return report
 
 

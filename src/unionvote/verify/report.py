@@ -33,6 +33,20 @@ CHECKS: Final[dict[str, str]] = {
     "decryption.proof": "each decryption factor is proven against its trustee's key",
     "decryption.missing": "enough trustees decrypted (every Single, a threshold of each group)",
     "result.counts": "the published counts are the decryption of the encrypted tally",
+    # The stage's published files beside the record (verify/sidecars.py), when there are any.
+    "published.manifest": "manifest.json lists every published file and the record, hashes right",
+    "subtallies.election": "subtallies.json names this election (uuid and fingerprint φ)",
+    "subtallies.coverage": "every counted ballot is in exactly one aggregate of each dimension",
+    "subtallies.encrypted": "each aggregate's encrypted tally is the product of its ballots",
+    "subtallies.size": "each aggregate has its ballot count and at least the minimum group size",
+    "subtallies.decryption": "each aggregate's partial decryptions are proven, enough trustees",
+    "subtallies.result": "each aggregate's counts are the decryption of its encrypted tally",
+    "subtallies.sum": "each dimension's counts add up to the record's result",
+    "report.json": "report.json is the report rebuilt from the record and the published files",
+    "report.text": "report.txt and report.html are the rebuilt report's text and page",
+    "council.link": "council.json's candidates and hashes match the earlier stage's files",
+    "decision.result": "decision.json is the process's decision rule applied to the result",
+    "endorsement.links": "endorsement.json's links and decision match the published files",
 }
 
 
@@ -71,8 +85,10 @@ class Report:
     phase: str = "setup"
     stopped: Failure | None = None
     result: list[list[int]] | None = None
+    not_applicable: dict[str, str] = field(default_factory=dict)
 
     def _get(self, name: str) -> CheckResult:
+        self.not_applicable.pop(name, None)
         if name not in self.checks:
             self.checks[name] = CheckResult(name)
         return self.checks[name]
@@ -90,6 +106,12 @@ class Report:
         self.failed(name, detail, entry)
         self.stopped = Failure(name, detail, entry)
 
+    def skip(self, name: str, reason: str) -> None:
+        """A check that does not apply to this record (say why): listed, never counted as
+        passed."""
+        if name not in self.checks:
+            self.not_applicable[name] = reason
+
     @property
     def failures(self) -> list[Failure]:
         return [f for c in self.checks.values() for f in c.failures]
@@ -101,10 +123,12 @@ class Report:
     def verdict(self) -> str:
         """The one-line verdict: how many ballots were checked and what failed."""
         ballots = f"{self.ballots_checked} ballot{'s' if self.ballots_checked != 1 else ''}"
+        skipped = len(self.not_applicable)
         if self.ok:
             return (
                 f"unionvote verify: PASS: {ballots} checked, {self.ballots_counted} counted, "
                 f"all {len(self.checks)} checks passed ({self.phase})"
+                + (f"; {skipped} not applicable" if skipped else "")
             )
         failed = [c for c in self.checks.values() if not c.passed]
         names = ", ".join(f"{c.name} ({len(c.failures)})" for c in failed)
@@ -128,6 +152,9 @@ class Report:
                     "failures": [{"detail": f.detail, "entry": f.entry} for f in c.failures],
                 }
                 for c in self.checks.values()
+            ],
+            "not_applicable": [
+                {"name": name, "reason": reason} for name, reason in self.not_applicable.items()
             ],
             "verdict": self.verdict(),
         }

@@ -1,0 +1,704 @@
+"""What a stage publishes beside its record, and the report built from those files alone.
+
+Everything in a stage's report derives from published files, so that anyone can rebuild it:
+
+- the record (the ``.bel`` archive): the questions, the answers' labels, the result, how many
+  ballots were counted (:func:`read_record`);
+- ``process.toml``: the report rules, the stage's title, every candidate's party;
+- ``electorate.json`` (``{"stage", "rule", "cutoff", "snapshot_digest", "eligible",
+  "registered"}``): turnout against the eligible and the registered;
+- ``subtallies.json``: the results by state and by local, each aggregate at least
+  ``min_group_size`` ballots (small groups merged into "other" aggregates by the tally);
+- ``council.json`` for a derived stage: the candidates taken from the earlier stage, with the
+  hashes of the record and report they were taken from (:class:`CouncilBasis`).
+
+:func:`build_stage_report` turns those into a :class:`~unionvote.domain.report.Report`; the
+server publishes its JSON, text and HTML, and the verifier rebuilds them from the files and
+compares byte for byte. :func:`derive_council_basis` and :func:`decide_stage` apply the
+process's rules for the council stage to published results the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from unionvote.crypto.decryption import PartialDecryption
+from unionvote.crypto.elgamal import Ciphertext
+from unionvote.crypto.errors import CryptoError
+from unionvote.crypto.group import GroupElement
+from unionvote.crypto.trustees import TrusteeItem
+from unionvote.domain.decision import (
+    NO_ENDORSEMENT,
+    Decision,
+    decide,
+    top_vote_getters_by_party,
+)
+from unionvote.domain.errors import DomainError
+from unionvote.domain.process import (
+    Answer,
+    Candidate,
+    ExtraOption,
+    Process,
+    ProcessQuestion,
+    Stage,
+    parse_process,
+)
+from unionvote.domain.report import Breakdown, GroupTally, QuestionTally, Report, Turnout
+from unionvote.domain.report import build_report as _build_report
+from unionvote.record.archive import ArchiveReader
+from unionvote.record.errors import RecordError
+from unionvote.record.messages import (
+    Election,
+    Owned,
+    Question,
+    Result,
+    SetupData,
+    SizedEncryptedTally,
+    encrypted_tally_to_json,
+    parse_credentials_entry,
+    parse_encrypted_tally,
+    parse_entry,
+    parse_trustees_entry,
+)
+
+__all__ = [
+    "CHART_FILE",
+    "COUNCIL_FILE",
+    "DECISION_FILE",
+    "ELECTORATE_FILE",
+    "ENDORSEMENT_FILE",
+    "PROCESS_FILE",
+    "REPORT_FILES",
+    "SUBTALLIES_FILE",
+    "Aggregate",
+    "CouncilBasis",
+    "Dimension",
+    "Electorate",
+    "RecordFacts",
+    "StageInputs",
+    "Subtallies",
+    "build_stage_report",
+    "canonical_json",
+    "decide_stage",
+    "decision_json",
+    "derive_council_basis",
+    "parse_council_basis",
+    "parse_electorate",
+    "parse_subtallies",
+    "read_record",
+    "record_file_name",
+    "render_report",
+    "sha256_hex",
+]
+
+PROCESS_FILE = "process.toml"
+ELECTORATE_FILE = "electorate.json"
+SUBTALLIES_FILE = "subtallies.json"
+COUNCIL_FILE = "council.json"
+DECISION_FILE = "decision.json"
+ENDORSEMENT_FILE = "endorsement.json"
+CHART_FILE = "report.png"
+REPORT_FILES = ("report.json", "report.txt", "report.html")
+
+
+def sha256_hex(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def canonical_json(value: object) -> bytes:
+    """Sorted keys, no spaces, UTF-8: one byte string per value, so files can be hashed."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def record_file_name(stage_key: str) -> str:
+    """The record's name in a stage's published directory: ``membership-vote.bel``."""
+    return f"{stage_key}.bel"
+
+
+def _load(raw: bytes, check: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise DomainError(check, f"{what} is not valid JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise DomainError(check, f"{what} is not a JSON object")
+    return value
+
+
+def _int(value: Any, check: str, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise DomainError(check, f"{what}: expected a whole number, not {str(value)[:40]}")
+    return value
+
+
+def _str(value: Any, check: str, what: str) -> str:
+    if not isinstance(value, str):
+        raise DomainError(check, f"{what}: expected a string")
+    return value
+
+
+def _list(value: Any, check: str, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise DomainError(check, f"{what}: expected a list")
+    return value
+
+
+# -- the record -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFacts:
+    """What a report, a council stage and a decision take from a record: its identity, the
+    questions, the counted ballots' number and the result (None until decrypted)."""
+
+    sha256: str
+    uuid: str
+    name: str
+    election_hash: str
+    questions: tuple[Question, ...]
+    trustees: tuple[TrusteeItem, ...]
+    weights: Mapping[GroupElement, int]
+    num_tallied: int | None = None
+    total_weight: int | None = None
+    encrypted_tally: tuple[tuple[Ciphertext, ...], ...] | None = None
+    result: Result | None = None
+    last_event: str | None = None
+
+    def require_result(self) -> Result:
+        if self.result is None or self.num_tallied is None:
+            raise DomainError(
+                "publication.result", f"the record of {self.name!r} has no result yet"
+            )
+        return self.result
+
+
+BallotSink = Callable[[str, bytes], None]
+
+
+def read_record(source: bytes | Path, *, on_ballot: BallotSink | None = None) -> RecordFacts:
+    """Read a record (its bytes, or its file) in one streaming pass. ``on_ballot`` is given
+    the name (SHA-256 in hex) and the bytes of each ballot's data entry, in record order."""
+    if isinstance(source, bytes):
+        digest = sha256_hex(source)
+        return _read_stream(io.BytesIO(source), digest, on_ballot)
+    hasher = hashlib.sha256()
+    with source.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            hasher.update(chunk)
+        stream.seek(0)
+        return _read_stream(stream, hasher.hexdigest(), on_ballot)
+
+
+def _read_stream(stream: BinaryIO, digest: str, on_ballot: BallotSink | None) -> RecordFacts:
+    try:
+        return _read_events(ArchiveReader(stream), digest, on_ballot)
+    except RecordError as error:
+        raise DomainError("publication.record", str(error)) from error
+    except CryptoError as error:
+        raise DomainError("publication.record", str(error)) from error
+
+
+def _read_events(reader: ArchiveReader, digest: str, on_ballot: BallotSink | None) -> RecordFacts:
+    events = reader.iter_events()
+    first = next(events, None)
+    if first is None or first.event.type != "Setup" or first.payload is None:
+        raise DomainError("publication.record", "the record does not start with its setup")
+    setup = parse_entry("setup", first.payload, SetupData.from_json, SetupData.to_json)
+    election = parse_entry(
+        "election", reader.data(setup.election), Election.from_json, Election.to_json
+    )
+    trustees = tuple(parse_trustees_entry(reader.data(setup.trustees)))
+    weights = {
+        c.key: 1 if c.weight is None else c.weight
+        for c in parse_credentials_entry(reader.data(setup.credentials))
+    }
+    sized: SizedEncryptedTally | None = None
+    tally: tuple[tuple[Ciphertext, ...], ...] | None = None
+    result: Result | None = None
+    for entry in events:
+        kind = entry.event.type
+        if kind == "Ballot" and entry.payload is not None and on_ballot is not None:
+            on_ballot(entry.event.payload or "", entry.payload)
+        elif kind == "EncryptedTally" and entry.payload is not None:
+            sized = parse_entry(
+                "tally", entry.payload, SizedEncryptedTally.from_json, SizedEncryptedTally.to_json
+            )
+            rows = parse_entry(
+                "tally",
+                reader.data(sized.encrypted_tally),
+                parse_encrypted_tally,
+                encrypted_tally_to_json,
+            )
+            tally = tuple(tuple(row) for row in rows)
+        elif kind == "PartialDecryption" and entry.payload is not None:
+            parse_entry("decryption.owner", entry.payload, Owned.from_json, Owned.to_json)
+        elif kind == "Result" and entry.payload is not None:
+            result = parse_entry("result", entry.payload, Result.from_json, Result.to_json)
+    return RecordFacts(
+        sha256=digest,
+        uuid=election.uuid,
+        name=election.name,
+        election_hash=setup.election_hash,
+        questions=election.questions,
+        trustees=trustees,
+        weights=weights,
+        num_tallied=None if sized is None else sized.num_tallied,
+        total_weight=None if sized is None else sized.total_weight,
+        encrypted_tally=tally,
+        result=result,
+        last_event=reader.last_event,
+    )
+
+
+# -- electorate.json ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Electorate:
+    """``electorate.json``: who could vote in a stage, as frozen and published."""
+
+    stage: str
+    eligible: int
+    registered: int
+    rule: str | None = None
+    cutoff: str | None = None
+    snapshot_digest: str | None = None
+
+
+def parse_electorate(raw: bytes) -> Electorate:
+    check = "publication.electorate"
+    obj = _load(raw, check, ELECTORATE_FILE)
+    missing = [k for k in ("stage", "eligible", "registered") if k not in obj]
+    if missing:
+        raise DomainError(check, f"{ELECTORATE_FILE} lacks {', '.join(missing)}")
+
+    def text(key: str) -> str | None:
+        value = obj.get(key)
+        return None if value is None else _str(value, check, key)
+
+    return Electorate(
+        _str(obj["stage"], check, "stage"),
+        _int(obj["eligible"], check, "eligible"),
+        _int(obj["registered"], check, "registered"),
+        text("rule"),
+        text("cutoff"),
+        text("snapshot_digest"),
+    )
+
+
+# -- subtallies.json ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregate:
+    """One published aggregate: a group (``state:MI``) or several small groups merged into
+    one "other" aggregate, with its encrypted tally, the trustees' partial decryptions of it
+    and its counts (per question, blank first where allowed, as in the record's result)."""
+
+    id: str
+    label: str
+    groups: tuple[str, ...]
+    ballots: int
+    encrypted_tally: tuple[tuple[Ciphertext, ...], ...]
+    partial_decryptions: tuple[tuple[int, PartialDecryption], ...]
+    result: tuple[tuple[int, ...], ...]
+
+    def display_name(self, dimension: str) -> str:
+        """A merged aggregate names its groups only by their number: "12 other states
+        together"; a group on its own goes by its label."""
+        count = len(self.groups)
+        if count == 1 and not self.id.endswith(":other"):
+            return self.label
+        return f"{count} other {dimension}{'s' if count != 1 else ''} together"
+
+
+@dataclass(frozen=True, slots=True)
+class Dimension:
+    dimension: str
+    aggregates: tuple[Aggregate, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Subtallies:
+    """``subtallies.json``: results by group, and which aggregates each counted credential
+    (by its public key, as ballots write it) belongs to."""
+
+    version: int
+    uuid: str
+    election_hash: str
+    min_group_size: int
+    dimensions: tuple[Dimension, ...]
+    counted_groups: Mapping[str, tuple[str, ...]]
+
+
+def _aggregate(obj: Any, where: str) -> Aggregate:
+    check = "publication.subtallies"
+    if not isinstance(obj, dict):
+        raise DomainError(check, f"{where}: expected an object")
+    keys = {"id", "label", "groups", "ballots", "encrypted_tally", "partial_decryptions", "result"}
+    if set(obj) != keys:
+        raise DomainError(check, f"{where}: expected the fields {', '.join(sorted(keys))}")
+    aggregate_id = _str(obj["id"], check, f"{where}.id")
+    try:
+        tally = parse_encrypted_tally(obj["encrypted_tally"])
+        partials = []
+        for item in _list(obj["partial_decryptions"], check, f"{aggregate_id}.partial"):
+            if not isinstance(item, dict) or set(item) != {"owner", "decryption"}:
+                raise DomainError(check, f"{aggregate_id}: a partial decryption needs owner")
+            owner = _int(item["owner"], check, f"{aggregate_id}.owner")
+            partials.append((owner, PartialDecryption.from_json(item["decryption"])))
+    except CryptoError as error:
+        raise DomainError(check, f"{aggregate_id}: {error}") from error
+    result = tuple(
+        tuple(_int(n, check, f"{aggregate_id}.result") for n in _list(row, check, "result"))
+        for row in _list(obj["result"], check, f"{aggregate_id}.result")
+    )
+    groups = tuple(
+        _str(g, check, f"{aggregate_id}.groups")
+        for g in _list(obj["groups"], check, f"{aggregate_id}.groups")
+    )
+    if not groups:
+        raise DomainError(check, f"{aggregate_id}: an aggregate has at least one group")
+    return Aggregate(
+        aggregate_id,
+        _str(obj["label"], check, f"{aggregate_id}.label"),
+        groups,
+        _int(obj["ballots"], check, f"{aggregate_id}.ballots"),
+        tuple(tuple(row) for row in tally),
+        tuple(partials),
+        result,
+    )
+
+
+def parse_subtallies(raw: bytes) -> Subtallies:
+    """Read ``subtallies.json`` strictly: a clear error names the first thing wrong."""
+    check = "publication.subtallies"
+    obj = _load(raw, check, SUBTALLIES_FILE)
+    keys = {"version", "uuid", "election_hash", "min_group_size", "dimensions", "counted_groups"}
+    if set(obj) != keys:
+        raise DomainError(check, f"{SUBTALLIES_FILE}: expected the fields {sorted(keys)}")
+    if obj["version"] != 1:
+        raise DomainError(check, f"{SUBTALLIES_FILE}: version {obj['version']!r} is not 1")
+    dimensions = []
+    seen: set[str] = set()
+    for i, item in enumerate(_list(obj["dimensions"], check, "dimensions")):
+        if not isinstance(item, dict) or set(item) != {"dimension", "aggregates"}:
+            raise DomainError(check, f"dimensions[{i}]: expected dimension and aggregates")
+        name = _str(item["dimension"], check, f"dimensions[{i}].dimension")
+        aggregates = tuple(
+            _aggregate(a, f"{name}[{j}]")
+            for j, a in enumerate(_list(item["aggregates"], check, name))
+        )
+        ids = [a.id for a in aggregates]
+        if name in seen or len(set(ids)) != len(ids) or seen & set(ids):
+            raise DomainError(check, f"dimension {name!r} or one of its aggregates is repeated")
+        seen.add(name)
+        dimensions.append(Dimension(name, aggregates))
+    counted = obj["counted_groups"]
+    if not isinstance(counted, dict):
+        raise DomainError(check, "counted_groups: expected an object")
+    counted_groups = {
+        _str(k, check, "counted_groups"): tuple(
+            _str(x, check, "counted_groups") for x in _list(v, check, "counted_groups")
+        )
+        for k, v in counted.items()
+    }
+    return Subtallies(
+        1,
+        _str(obj["uuid"], check, "uuid"),
+        _str(obj["election_hash"], check, "election_hash"),
+        _int(obj["min_group_size"], check, "min_group_size"),
+        tuple(dimensions),
+        counted_groups,
+    )
+
+
+# -- council.json: what a derived stage rests on ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CouncilBasis:
+    """A derived stage's candidates and the hashes of what they were taken from: the earlier
+    stage's record and its published report (and its election fingerprint φ). Stored as the
+    council stage's ``derived_from`` and published as ``council.json``."""
+
+    candidates: tuple[Candidate, ...]
+    from_stage: str
+    record_sha256: str
+    report_sha256: str
+    election_hash: str
+
+    def to_obj(self) -> dict[str, Any]:
+        return {
+            "candidates": [{"name": c.name, "party": c.party} for c in self.candidates],
+            "from_stage": self.from_stage,
+            "record_sha256": self.record_sha256,
+            "report_sha256": self.report_sha256,
+            "election_hash": self.election_hash,
+        }
+
+    def to_json(self) -> bytes:
+        return canonical_json(self.to_obj())
+
+
+def parse_council_basis(raw: bytes | str) -> CouncilBasis:
+    check = "publication.council"
+    obj = _load(raw.encode() if isinstance(raw, str) else raw, check, COUNCIL_FILE)
+    keys = {"candidates", "from_stage", "record_sha256", "report_sha256", "election_hash"}
+    if set(obj) != keys:
+        raise DomainError(check, f"{COUNCIL_FILE}: expected the fields {sorted(keys)}")
+    candidates = []
+    for item in _list(obj["candidates"], check, "candidates"):
+        if not isinstance(item, dict) or set(item) != {"name", "party"}:
+            raise DomainError(check, "a candidate is {name, party}")
+        candidates.append(
+            Candidate(_str(item["name"], check, "name"), _str(item["party"], check, "party"))
+        )
+    return CouncilBasis(
+        tuple(candidates),
+        _str(obj["from_stage"], check, "from_stage"),
+        _str(obj["record_sha256"], check, "record_sha256"),
+        _str(obj["report_sha256"], check, "report_sha256"),
+        _str(obj["election_hash"], check, "election_hash"),
+    )
+
+
+def _derived_question(stage: Stage) -> ProcessQuestion:
+    for question in stage.questions:
+        if question.candidates_from is not None:
+            return question
+    raise DomainError("council.stage", f"stage {stage.id!r} takes no candidates from another")
+
+
+def derive_council_basis(
+    process: Process,
+    from_stage: str,
+    to_stage: str,
+    record: RecordFacts,
+    report_sha256: str,
+) -> CouncilBasis:
+    """The top vote-getter of each party in ``from_stage``'s question that ``to_stage`` takes
+    its candidates from (issue 3, §9). A tie for a party's top place is refused, naming the
+    tied candidates: the process has no rule to break it, so a person must decide."""
+    target = process.stage(to_stage)
+    if target.derived_from != from_stage:
+        raise DomainError(
+            "council.stage",
+            f"stage {to_stage!r} derives from {target.derived_from!r}, not {from_stage!r}",
+        )
+    question_id = _derived_question(target).candidates_from
+    source = process.stage(from_stage)
+    index = next(i for i, q in enumerate(source.questions) if q.id == question_id)
+    answers = source.questions[index].answers()
+    result = record.require_result()
+    tally = QuestionTally.from_result(
+        _record_question(record, index), answers, result.result[index], record.num_tallied or 0
+    )
+    finalists = top_vote_getters_by_party(tally.counts, [(a.label, a.party) for a in tally.answers])
+    if finalists.ties:
+        counts = dict(zip((a.label for a in answers), tally.counts, strict=True))
+        ties = "; ".join(
+            f"{party}: {' and '.join(names)} with {counts[names[0]]:,} votes each"
+            for party, names in finalists.ties
+        )
+        raise DomainError(
+            "council.tie",
+            f"the top vote-getters are tied ({ties}); the process has no rule to break a tie",
+        )
+    if not finalists.candidates:
+        raise DomainError("council.candidates", f"no candidate of {from_stage!r} got a vote")
+    return CouncilBasis(
+        tuple(Candidate(name, party) for name, party in finalists.candidates),
+        from_stage,
+        record.sha256,
+        report_sha256,
+        record.election_hash,
+    )
+
+
+def _record_question(record: RecordFacts, index: int) -> Question:
+    if index >= len(record.questions):
+        raise DomainError("publication.record", "the record has fewer questions than the stage")
+    return record.questions[index]
+
+
+# -- the report -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StageInputs:
+    """The published files a stage's report is built from (None: not published)."""
+
+    stage: str
+    process_text: str
+    record: RecordFacts
+    electorate: bytes | None = None
+    subtallies: bytes | None = None
+    council: bytes | None = None
+
+
+def _stage_answers(process: Process, stage: Stage, council: bytes | None) -> list[list[Answer]]:
+    derived: Sequence[Candidate] | None = None
+    if any(q.candidates_from is not None for q in stage.questions):
+        if council is None:
+            raise DomainError(
+                "publication.council",
+                f"stage {stage.id!r} takes its candidates from {stage.derived_from!r}: "
+                f"{COUNCIL_FILE} is needed",
+            )
+        derived = parse_council_basis(council).candidates
+    return [list(q.answers(derived if q.candidates_from else None)) for q in stage.questions]
+
+
+def _check_questions(
+    stage: Stage, answers: Sequence[Sequence[Answer]], record: RecordFacts
+) -> None:
+    expected = [
+        (q.question, tuple(a.label for a in a_list))
+        for q, a_list in zip(stage.questions, answers, strict=True)
+    ]
+    actual = [(q.question, q.answers) for q in record.questions]
+    if expected != actual:
+        raise DomainError(
+            "publication.record",
+            f"the record's questions and answers are not those of stage {stage.id!r}",
+        )
+
+
+def _breakdowns(
+    inputs: StageInputs, process: Process, record: RecordFacts
+) -> list[list[Breakdown]]:
+    per_question: list[list[Breakdown]] = [[] for _ in record.questions]
+    if inputs.subtallies is None:
+        return per_question
+    subtallies = parse_subtallies(inputs.subtallies)
+    if (subtallies.uuid, subtallies.election_hash) != (record.uuid, record.election_hash):
+        raise DomainError("publication.subtallies", f"{SUBTALLIES_FILE} is of another election")
+    by_name = {d.dimension: d for d in subtallies.dimensions}
+    for name in process.report.breakdowns:
+        dimension = by_name.get(name)
+        if dimension is None or not dimension.aggregates:
+            continue
+        for i, question in enumerate(record.questions):
+            groups = []
+            for aggregate in dimension.aggregates:
+                if len(aggregate.result) != len(record.questions):
+                    raise DomainError("publication.subtallies", f"{aggregate.id}: bad result")
+                row = aggregate.result[i]
+                if len(row) != len(question.answers) + question.blank:
+                    raise DomainError("publication.subtallies", f"{aggregate.id}: bad result")
+                counts = row[1:] if question.blank else row
+                groups.append(GroupTally(aggregate.display_name(name), aggregate.ballots, counts))
+            per_question[i].append(Breakdown(name, tuple(groups)))
+    return per_question
+
+
+def build_stage_report(inputs: StageInputs, *, simulation: bool) -> Report:
+    """The report of a stage from its published files alone (see the module docstring)."""
+    process = parse_process(inputs.process_text, source=PROCESS_FILE)
+    stage = process.stage(inputs.stage)
+    record = inputs.record
+    result = record.require_result()
+    answers = _stage_answers(process, stage, inputs.council)
+    _check_questions(stage, answers, record)
+    turnout = Turnout(record.num_tallied or 0)
+    if inputs.electorate is not None:
+        electorate = parse_electorate(inputs.electorate)
+        if electorate.stage != stage.id:
+            raise DomainError(
+                "publication.electorate", f"{ELECTORATE_FILE} is of stage {electorate.stage!r}"
+            )
+        turnout = Turnout(turnout.ballots, electorate.eligible, electorate.registered)
+    breakdowns = _breakdowns(inputs, process, record)
+    tallies = [
+        QuestionTally.from_result(q, a, row, turnout.ballots, b)
+        for q, a, row, b in zip(record.questions, answers, result.result, breakdowns, strict=True)
+    ]
+
+    def digest(content: bytes | None) -> str | None:
+        return None if content is None else sha256_hex(content)
+
+    sources = (
+        ("record", record.sha256),
+        ("election_hash", record.election_hash),
+        ("process", sha256_hex(inputs.process_text.encode())),
+        ("electorate", digest(inputs.electorate)),
+        ("subtallies", digest(inputs.subtallies)),
+        ("council", digest(inputs.council)),
+    )
+    return _build_report(
+        f"{process.short_name}: {stage.title}",
+        tallies,
+        process.report,
+        turnout,
+        simulation=simulation,
+        stage=stage.id,
+        sources=sources,
+    )
+
+
+def render_report(report: Report) -> dict[str, bytes]:
+    """The report's published files but the chart: ``report.json``, ``.txt``, ``.html``."""
+    return {
+        "report.json": report.to_json(),
+        "report.txt": report.to_text().encode(),
+        "report.html": report.to_html(chart=CHART_FILE).encode(),
+    }
+
+
+# -- the decision -----------------------------------------------------------------------------
+
+
+def decide_stage(
+    process_text: str, stage_key: str, record: RecordFacts
+) -> tuple[ProcessQuestion, Decision]:
+    """Apply the stage's decision rule to its record's result: the derived question (or the
+    first) is the one decided. Counts are votes, or weights if the rule says so (the record's
+    counts are already weighted then)."""
+    process = parse_process(process_text, source=PROCESS_FILE)
+    stage = process.stage(stage_key)
+    if stage.decision is None:
+        raise DomainError("decision.rule", f"stage {stage_key!r} has no decision rule")
+    question = next((q for q in stage.questions if q.candidates_from), stage.questions[0])
+    index = stage.questions.index(question)
+    result = record.require_result()
+    row = result.result[index]
+    labels = _record_question(record, index)
+    counts_row = row[1:] if labels.blank else row
+    counts = dict(zip(labels.answers, counts_row, strict=True))
+    no_endorsement = (
+        ExtraOption.NO_ENDORSEMENT.label
+        if ExtraOption.NO_ENDORSEMENT in question.extra_options
+        else NO_ENDORSEMENT
+    )
+    decision = decide(
+        counts, stage.decision.rule, weighted=stage.decision.weights, no_endorsement=no_endorsement
+    )
+    return question, decision
+
+
+def decision_json(
+    stage_key: str, question: ProcessQuestion, decision: Decision, record: RecordFacts
+) -> bytes:
+    """``decision.json``: the rule, the counts it was applied to, the outcome and why, and
+    the record it rests on."""
+    return canonical_json(
+        {
+            "stage": stage_key,
+            "question": question.question,
+            "rule": decision.rule.value,
+            "weighted": decision.weighted,
+            "counts": [{"answer": a, "votes": n} for a, n in decision.counts],
+            "votes_cast": decision.votes_cast,
+            "endorsed": decision.endorsed,
+            "reason": decision.reason,
+            "record_sha256": record.sha256,
+            "election_hash": record.election_hash,
+        }
+    )
