@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import time
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +14,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeRemainingColumn,
 )
@@ -24,8 +25,8 @@ from unionvote.cli import report as report_cli
 from unionvote.cli import trustee as trustee_cli
 from unionvote.cli import voting as voting_cli
 from unionvote.cli.context import console, errors, fail, open_services
-from unionvote.domain.rehearsal import rehearse
 from unionvote.record.errors import CHECKS as RECORD_CHECKS
+from unionvote.services.demo import run_demo
 from unionvote.services.process import do_init_process
 from unionvote.verify import CHECKS, Report, verify_record
 
@@ -118,43 +119,85 @@ def init(
     console.print(f"Process digest (publish it): sha256:{loaded.digest}")
 
 
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+
+
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="Where to write the record.")] = Path("demo-out"),
-    members: Annotated[int, typer.Option(min=1, help="How many synthetic members vote.")] = 500,
-    seed: Annotated[
-        int | None, typer.Option(help="Make the run reproducible (keys and votes).")
-    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="A new directory for the database, records and reports.")
+    ] = Path("demo-out"),
+    members: Annotated[
+        int, typer.Option(min=100, help="How many synthetic members are on the roll.")
+    ] = 20_000,
+    seed: Annotated[int, typer.Option(help="Which synthetic members, and their votes.")] = 2024,
+    process: Annotated[
+        Path, typer.Option(help="The process file.", exists=True, dir_okay=False)
+    ] = EXAMPLES / "iam-2024.toml",
+    distribution: Annotated[
+        Path,
+        typer.Option(help="How the members vote.", exists=True, dir_okay=False),
+    ] = EXAMPLES / "iam-2024-shares.toml",
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Delete OUT first if it exists.")
+    ] = False,
 ) -> None:
-    """Rehearse a whole verifiable election with synthetic members, then verify its record."""
-    candidates = ["Joe Biden", "Donald Trump", "Robert F. Kennedy Jr.", "Ron DeSantis", "Others"]
-    shares = [61, 17, 7, 7, 8]
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
-    ) as progress:
-        task = progress.add_task("Members voting", total=members)
-        rehearsal = rehearse(
-            out,
-            voters=members,
-            candidates=candidates,
-            shares=shares,
-            seed=seed,
-            timestamp=int(time.time()),
-            progress=lambda done: progress.update(task, completed=done),
-        )
-    typer.echo(f"SIMULATION: {rehearsal.ballots_cast} ballots cast by synthetic members.")
-    counts = rehearsal.result.result[0]
-    total = sum(counts) or 1
-    for name, count in sorted(zip(candidates, counts, strict=True), key=lambda p: -p[1]):
-        typer.echo(f"  {name:<24} {count:>7}  {100 * count / total:5.1f}%")
-    typer.echo(f"Record: {rehearsal.record}")
-    report = verify_record(rehearsal.record)
-    typer.echo(report.verdict())
-    typer.echo(
-        f"Check it yourself: unionvote verify {rehearsal.record}"
-        "   (and ../shared/tools/belenios-verify for Belenios's own verifier)"
+    """Run the IAM's whole endorsement process on synthetic members (a SIMULATION).
+
+    Roll import, registration, credentials by an independent authority, key ceremony, the
+    members' vote, tally and decryption, the report, the State Council Presidents' vote and the
+    endorsement record; then both records are verified."""
+    if out.exists():
+        if not replace:
+            fail(f"{out} already exists; choose another --out or add --replace", 2)
+        shutil.rmtree(out)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
     )
-    raise typer.Exit(0 if report.ok else 1)
+    with errors(), Progress(*columns, console=console, transient=True) as bars:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(what: str, done: int, total: int) -> None:
+            if what not in tasks:
+                tasks[what] = bars.add_task(what, total=total)
+            bars.update(tasks[what], completed=done, total=total)
+
+        run = run_demo(
+            out,
+            process=process,
+            distribution=distribution,
+            members=members,
+            seed=seed,
+            say=lambda line: console.print(f"[dim]·[/dim] {escape(line)}"),
+            progress=progress,
+        )
+    console.print()
+    console.print(run.report_text.rstrip())
+    console.print()
+    console.print(run.council_text.rstrip())
+    console.print()
+    console.print(run.endorsement_text.rstrip())
+    console.print()
+    ok = True
+    for key, stage in run.stages.items():
+        report = verify_record(stage.record)
+        ok = ok and report.ok
+        console.print(f"{key}: {report.verdict()}")
+    console.print()
+    console.print(f"Everything is in {out}/:")
+    console.print(f"  the committee's database   {run.database}")
+    for key, stage in run.stages.items():
+        console.print(f"  {key + ' (published)':<26} {stage.directory}/")
+    console.print(f"  the credential authority   {out / 'credential-authority'}/  (secret)")
+    console.print(f"  the trustees' key files    {out / 'trustees'}/  (secret)")
+    console.print("Check a record yourself:")
+    for stage in run.stages.values():
+        console.print(f"  unionvote verify {stage.record}")
+    console.print("  ../shared/tools/belenios-verify RECORD.bel   (Belenios's own verifier)")
+    raise typer.Exit(0 if ok else 1)
 
 
 def _print_report(report: Report) -> None:
