@@ -74,7 +74,6 @@ class SMTPMailer:
         message["From"] = self.sender
         message["To"] = mail.to
         message["Subject"] = mail.subject
-        message["Content-Language"] = mail.language
         message_id = make_msgid(domain=self.sender.rpartition("@")[2] or None)
         message["Message-ID"] = message_id
         message.set_content(mail.text)
@@ -84,6 +83,7 @@ class SMTPMailer:
             message.add_attachment(
                 item.content, maintype=item.maintype, subtype=item.subtype, filename=item.filename
             )
+        message["Content-Language"] = mail.language  # after set_content, which clears Content-*
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 if self.starttls:
