@@ -20,8 +20,11 @@ from rich.progress import (
 )
 
 from unionvote import __version__
+from unionvote.cli import credentials as credentials_cli
 from unionvote.cli import election as election_cli
+from unionvote.cli import registration as registration_cli
 from unionvote.cli import report as report_cli
+from unionvote.cli import roll as roll_cli
 from unionvote.cli import trustee as trustee_cli
 from unionvote.cli import voting as voting_cli
 from unionvote.cli.context import console, errors, fail, open_services
@@ -39,19 +42,30 @@ app = typer.Typer(
 )
 
 
-app.add_typer(
-    election_cli.app, name="election", help="Set up, close, tally and decrypt a stage's election."
-)
-app.add_typer(trustee_cli.app, name="trustee", help="A trustee's own steps, on their own machine.")
-app.add_typer(
-    trustee_cli.admin_app, name="trustees", help="The committee's side of the key ceremony."
-)
-
-app.add_typer(report_cli.app, name="report", help="Build, show and export a stage's report.")
-app.add_typer(report_cli.council_app, name="council", help="Derive the council vote and decide.")
-app.command("endorse")(report_cli.endorse)
+# In the order an election committee meets them.
+for sub_app, name, about in (
+    (roll_cli.app, "roll", "Import the member roll and freeze a stage's electorate."),
+    (registration_cli.app, "registration", "Open, run and close a stage's registration."),
+    (
+        credentials_cli.server_app,
+        "electorate",
+        "Hand the registered members to the authority; take back the public credentials.",
+    ),
+    (
+        credentials_cli.app,
+        "credentials",
+        "The independent credential authority's tool (no server database).",
+    ),
+    (trustee_cli.admin_app, "trustees", "The committee's side of the key ceremony."),
+    (trustee_cli.app, "trustee", "A trustee's own steps, on their own machine."),
+    (election_cli.app, "election", "Set up, close, tally and decrypt a stage's election."),
+    (report_cli.app, "report", "Build, show and export a stage's report."),
+    (report_cli.council_app, "council", "Derive the council vote and decide."),
+):
+    app.add_typer(sub_app, name=name, help=about)
 app.command("vote")(voting_cli.vote_command)
 app.command("simulate")(voting_cli.simulate_command)
+app.command("endorse")(report_cli.endorse)
 
 
 def _version(value: bool) -> None:
