@@ -61,6 +61,7 @@ def test_the_committee_runs_an_election_from_the_command_line(
     run("decryption-request", STAGE, "--out", str(request))
     assert set(json.loads(request.read_bytes())) == {
         "uuid",
+        "election",
         "election_hash",
         "encrypted_tally",
         "groups",
