@@ -25,7 +25,7 @@ bench: setup
 	$(BIN)/python -m bench.verify_vs_belenios --ballots 1000
 
 demo: setup
-	$(BIN)/unionvote demo --out demo-out
+	$(BIN)/unionvote demo --out demo-out --replace
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
