@@ -153,7 +153,7 @@ def demo(
         typer.Option(help="How the members vote.", exists=True, dir_okay=False),
     ] = EXAMPLES / "iam-2024-shares.toml",
     replace: Annotated[
-        bool, typer.Option("--replace", help="Delete OUT first if it exists.")
+        bool, typer.Option("--replace", help="Delete OUT first if an earlier demo made it.")
     ] = False,
 ) -> None:
     """Run the IAM's whole endorsement process on synthetic members (a SIMULATION).
@@ -164,6 +164,8 @@ def demo(
     if out.exists():
         if not replace:
             fail(f"{out} already exists; choose another --out or add --replace", 2)
+        if not (out / "unionvote.db").is_file() or not (out / "roll.csv").is_file():
+            fail(f"{out} does not look like an earlier demo's output; not deleting it", 2)
         shutil.rmtree(out)
     columns = (
         TextColumn("{task.description}"),
