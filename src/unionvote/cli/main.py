@@ -29,6 +29,7 @@ from unionvote.cli import trustee as trustee_cli
 from unionvote.cli import voting as voting_cli
 from unionvote.cli.context import console, errors, fail, open_services
 from unionvote.record.errors import CHECKS as RECORD_CHECKS
+from unionvote.services.audit import audit_log
 from unionvote.services.demo import run_demo
 from unionvote.services.process import do_init_process
 from unionvote.verify import CHECKS, Report, verify_record
@@ -131,6 +132,41 @@ def init(
     console.print(f"Loaded {loaded.process.short_name}'s process from {process} ({stages}).")
     console.print(f"Database: {services.db.describe()}")
     console.print(f"Process digest (publish it): sha256:{loaded.digest}")
+
+
+@app.command()
+def audit(
+    action: Annotated[
+        str | None,
+        typer.Option(help="Only actions starting with this, e.g. 'ballot.' or 'roll.import'."),
+    ] = None,
+    since: Annotated[int, typer.Option(help="Only entries after this number.")] = 0,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many entries.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Show the audit log: every action, who took it and when (oldest first)."""
+    with errors():
+        services = open_services()
+        for line in audit_log(services, action=action, since=since, limit=limit):
+            if as_json:
+                typer.echo(
+                    json.dumps(
+                        {
+                            "number": line.number,
+                            "at": line.at.isoformat(),
+                            "actor": line.actor,
+                            "action": line.action,
+                            "subject": line.subject,
+                            "detail": json.loads(line.detail),
+                        },
+                        ensure_ascii=False,
+                    )
+                )
+            else:
+                console.print(
+                    f"{line.number:>7}  {line.at:%Y-%m-%d %H:%M:%S}Z  {escape(line.actor)}  "
+                    f"{escape(line.action)}  {escape(line.subject)}  {escape(line.detail)}"
+                )
 
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
