@@ -62,7 +62,15 @@ def load_process(session: Session) -> LoadedProcess:
     row = session.scalar(select(ProcessRow))
     if row is None:
         raise DomainError("process.missing", "no process is loaded; run `unionvote init` first")
-    return LoadedProcess(row, parse_process(row.text, source=row.source_name))
+    process = _parsed.get(row.digest)
+    if process is None:
+        process = _parsed[row.digest] = parse_process(row.text, source=row.source_name)
+    return LoadedProcess(row, process)
+
+
+# A stored process never changes (its digest names its text): parse it once per process, not
+# once per transaction — every registration and ballot looks its stage up.
+_parsed: dict[str, Process] = {}
 
 
 def stage_row(session: Session, key: str, *, for_update: bool = False) -> tuple[StageRow, Stage]:
