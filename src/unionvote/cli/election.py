@@ -27,6 +27,7 @@ from unionvote.services.elections import (
     export_record,
 )
 from unionvote.services.process import load_process, stage_row
+from unionvote.services.trustees import election_trustees, server_partial_decryption
 
 __all__ = ["app"]
 
@@ -78,7 +79,6 @@ def setup(
 ) -> None:
     """Write the election's setup (questions, trustees' keys, public credentials) and open
     the stage for voting. The key ceremony and the credential import must be done."""
-    from unionvote.services.trustees import election_trustees  # written alongside
 
     services = open_services()
     with errors():
@@ -167,6 +167,32 @@ def add_decryption(
     with errors():
         owner = do_add_partial_decryption(services, stage, file.read_bytes())
     console.print(f"The partial decryption of trustee {owner} is checked and published.")
+
+
+@app.command("decrypt-with-server-key")
+def decrypt_with_server_key(
+    stage: StageArg,
+    key: Annotated[
+        Path,
+        typer.Option(
+            help="The server's trustee key file (made by `unionvote trustees server-key`).",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ],
+) -> None:
+    """The server's own partial decryption (it holds one key share), checked and published."""
+    services = open_services()
+    with errors():
+        request = decryption_request(services, stage)
+        with services.db.sessions() as session:
+            row, _ = stage_row(session, stage)
+            partial = server_partial_decryption(session, row, key, request)
+        owner = do_add_partial_decryption(services, stage, partial)
+    console.print(
+        f"The server's partial decryption (trustee {owner} in the record) is checked and published."
+    )
 
 
 @app.command()

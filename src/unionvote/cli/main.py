@@ -33,6 +33,7 @@ from unionvote.services.audit import audit_log
 from unionvote.services.demo import run_demo
 from unionvote.services.process import do_init_process
 from unionvote.verify import CHECKS, Report, verify_record
+from unionvote.verify.lookup import find_ballot
 
 app = typer.Typer(
     name="unionvote",
@@ -108,6 +109,32 @@ def verify(
     else:
         _print_report(report)
     raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command("find-ballot")
+def find_ballot_command(
+    record: Annotated[
+        Path,
+        typer.Argument(help="The published record (.bel).", exists=True, dir_okay=False),
+    ],
+    tracker: Annotated[str, typer.Argument(help="The ballot tracker from your receipt.")],
+) -> None:
+    """Check that your ballot is in the published record, by the tracker on your receipt."""
+    with errors():
+        location = find_ballot(record, tracker)
+    if location is None:
+        console.print(
+            "No ballot with this tracker is in this record. Check the tracker and the record; "
+            "if they are right, tell the election committee and the observers."
+        )
+        raise typer.Exit(1)
+    console.print(
+        f"Your ballot is in the record: ballot {location.position:,} of {location.ballots:,}."
+    )
+    if location.counted:
+        console.print("It is the ballot counted for your credential.")
+    else:
+        console.print("You voted again later: your later ballot is the one counted.")
 
 
 @app.command()
