@@ -33,6 +33,7 @@ def test_init_reports_a_bad_process_with_its_line(
     result = CliRunner().invoke(app, ["init", str(bad)])
     assert result.exit_code == 1
     assert "bad.toml:" in result.output
+    assert not (tmp_path / "u.db").exists()  # nothing is created for a bad file
 
 
 def test_commands_need_an_initialised_database(

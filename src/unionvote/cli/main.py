@@ -28,6 +28,7 @@ from unionvote.cli import roll as roll_cli
 from unionvote.cli import trustee as trustee_cli
 from unionvote.cli import voting as voting_cli
 from unionvote.cli.context import console, errors, fail, open_services
+from unionvote.domain.process import parse_process
 from unionvote.record.errors import CHECKS as RECORD_CHECKS
 from unionvote.services.audit import audit_log
 from unionvote.services.demo import run_demo
@@ -150,11 +151,11 @@ def init(
     """Create the database (DATABASE_URL, default ./unionvote.db) and load the process."""
     if not process.is_file():
         fail(f"no such file: {process}", 2)
+    text = process.read_text(encoding="utf-8")
     with errors():
+        parse_process(text, source=process.name)  # a bad file leaves no database behind
         services = open_services(create=True)
-        loaded = do_init_process(
-            services, process.read_text(encoding="utf-8"), source_name=process.name
-        )
+        loaded = do_init_process(services, text, source_name=process.name)
     stages = ", ".join(stage.id for stage in loaded.process.stages)
     console.print(f"Loaded {loaded.process.short_name}'s process from {process} ({stages}).")
     console.print(f"Database: {services.db.describe()}")
