@@ -584,6 +584,8 @@ def _breakdowns(
     for name in process.report.breakdowns:
         dimension = by_name.get(name)
         if dimension is None or not dimension.aggregates:
+            for groups_of_question in per_question:  # said, not silently left out
+                groups_of_question.append(Breakdown(name, ()))
             continue
         for i, question in enumerate(record.questions):
             groups = []

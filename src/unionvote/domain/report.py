@@ -311,6 +311,13 @@ class Report:
                 out.append(f"Blank: {q.tally.blank:,}")
             out += [f"Ballots counted: {q.tally.ballots:,}", ""]
             for dimension, lines in q.breakdowns:
+                if not lines:
+                    out += [
+                        f"Results by {dimension}: not shown, since no group reached "
+                        f"{self.rules.min_group_size} ballots.",
+                        "",
+                    ]
+                    continue
                 out.append(
                     f"Results by {dimension} (groups of fewer than "
                     f"{self.rules.min_group_size} ballots are not shown)"
@@ -400,6 +407,12 @@ class Report:
             rows.append(("Ballots counted", "", f"{q.tally.ballots:,}"))
             out.append(_table("Exact counts", ("Answer", "Party", "Votes"), rows, e))
             for dimension, lines in q.breakdowns:
+                if not lines:
+                    out.append(
+                        f"<p>{e(f'Results by {dimension}: not shown, since no group reached')} "
+                        f"{self.rules.min_group_size:,} ballots.</p>"
+                    )
+                    continue
                 out.append(
                     _table(
                         f"Results by {dimension}",
