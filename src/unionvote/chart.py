@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import io
 import textwrap
-
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
 from unionvote.domain.report import Report
+
+if TYPE_CHECKING:  # matplotlib takes most of a second to import: only charts need it
+    from matplotlib.axes import Axes
 
 __all__ = ["render_chart"]
 
@@ -58,6 +58,9 @@ def render_chart(report: Report) -> bytes:
             panels.append(("Totals by party", totals, _PARTY))
     heights = [1.2 + 0.45 * len(rows) for _, rows, _ in panels]
     top = 0.9 if report.simulation else 0.6
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(_WIDTH, sum(heights) + top), dpi=_DPI, layout="constrained")
     FigureCanvasAgg(figure)
     heading = _plain(report.title)

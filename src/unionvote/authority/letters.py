@@ -22,8 +22,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-from fpdf import FPDF
+from typing import TYPE_CHECKING
 
 from unionvote.authority.delivery_log import DeliveryEvent, DeliveryLog, MemberDelivery
 from unionvote.authority.errors import AuthorityError
@@ -31,6 +30,9 @@ from unionvote.authority.registered import RegisteredMember
 from unionvote.authority.templates import Instructions, instructions
 from unionvote.authority.workspace import Workspace, utc_now
 from unionvote.crypto.credentials import PrivateCredential
+
+if TYPE_CHECKING:  # fpdf takes a second to import: only the letters need it
+    from fpdf import FPDF
 
 __all__ = ["SELECTIONS", "LetterRun", "print_letters"]
 
@@ -144,6 +146,8 @@ def _take(
 
 
 def _document(workspace: Workspace, compress: bool) -> FPDF:
+    from fpdf import FPDF
+
     pdf = FPDF(unit="mm", format="letter")
     pdf.set_compression(compress)
     pdf.set_auto_page_break(False)
