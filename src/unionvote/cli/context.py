@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import Any, NoReturn
 
-import click
 import typer
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
@@ -37,7 +36,7 @@ def open_services(*, actor: str = "committee", create: bool = False) -> Services
     Its connections are closed when the command ends (whatever the command), so no command
     leaves a connection open behind it."""
     database = Database(Settings().database_url)
-    context = click.get_current_context(silent=True)
+    context = _current_context()
     if context is not None:
         context.call_on_close(database.dispose)
     if create:
@@ -45,6 +44,15 @@ def open_services(*, actor: str = "committee", create: bool = False) -> Services
     else:
         database.require_schema()
     return Services(database, actor=actor)
+
+
+def _current_context() -> Any:
+    """The running command's context (Typer ≥ 0.22 carries its own copy of click's)."""
+    try:
+        from typer._click.globals import get_current_context
+    except ImportError:  # a Typer that runs on click itself
+        from click import get_current_context  # type: ignore[no-redef]
+    return get_current_context(silent=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

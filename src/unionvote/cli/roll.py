@@ -104,11 +104,10 @@ def import_roll(
                 progress=lambda done: progress.update(task, completed=done),
             )
         _print_diff(diff)
-        if not yes and not typer.confirm(
+        if not yes and not _confirm(
             "Nothing changes in the roll; record this import anyway?"
             if diff.is_empty
-            else "Apply these changes?",
-            default=False,
+            else "Apply these changes?"
         ):
             console.print("Nothing was changed.")
             raise typer.Exit(0)
@@ -223,3 +222,12 @@ def digest(
         console.print(escape(rule.text().rstrip()))
         console.print(f"Eligible members: {_n(count)}")
         console.print(f"Digest: {value}")
+
+
+def _confirm(question: str) -> bool:
+    """Ask; no answer at all (the end of the input, as in a script) means no."""
+    try:
+        return typer.confirm(question, default=False)
+    except typer.Abort:
+        console.print()
+        return False

@@ -236,7 +236,8 @@ def _json(raw: bytes, what: str) -> Any:
 
 def _refused(check: str, error: CryptoError | RecordError, what: str = "") -> DomainError:
     prefix = f"{what}: " if what else ""
-    return DomainError(check, f"{prefix}{error}")
+    detail = error.detail if error.check == check else f"{error.check}: {error.detail}"
+    return DomainError(check, f"{prefix}{detail}")
 
 
 # -- a single trustee -----------------------------------------------------------------------------
