@@ -27,7 +27,7 @@ from unionvote.domain.roll import (
 from unionvote.domain.synthetic import COUNCIL_PRESIDENT, synthetic_roll, write_roll_csv
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "roll-sample.csv"
-HEADER = ",".join(COLUMNS)
+HEADER = ",".join(c for c in COLUMNS if c != "weight")  # an export without the optional weight
 GOOD = (
     "1001,Ann,Lee,ann@members.example,1 Main St,Wichita,67210,KS,708,good standing,US,,,2001-02-03"
 )
@@ -226,8 +226,34 @@ def test_changed_fields_names_what_differs() -> None:
     stored = list(row.compared())
     assert changed_fields(stored, row) == ()
     stored[2] = "old@members.example"
-    stored[-1] = None
-    assert changed_fields(stored, row) == ("email", "joined_on")
+    stored[-2] = None
+    stored[-1] = 1200
+    assert changed_fields(stored, row) == ("email", "joined_on", "weight")
+
+
+def test_weights_are_whole_numbers_or_empty_and_each_bad_one_is_reported() -> None:
+    header = HEADER + ",Vote Weight"
+    rows = [
+        GOOD + ",60000",  # line 2
+        GOOD.replace("1001", "1002") + ",",  # 3: no weight
+        GOOD.replace("1001", "1003") + ",0",  # 4
+        GOOD.replace("1001", "1004") + ",-5",  # 5
+        GOOD.replace("1001", "1005") + ',"12,500"',  # 6
+        GOOD.replace("1001", "1006") + ",1.5",  # 7
+        GOOD.replace("1001", "1007") + ",1000000000001",  # 8: above 10^12
+        GOOD.replace("1001", "1008") + "," + "9" * 5000,  # 9: far above, refused by its length
+        GOOD.replace("1001", "1009") + ",1000000000000",  # 10: the largest weight
+    ]
+    reader = RollReader(lines(header + "\n" + "\n".join(rows) + "\n"), source="w.csv")
+    weights = {row.card_number: row.weight for _, row in reader}
+    assert weights == {"1001": 60_000, "1002": None, "1009": 10**12}
+    assert [(p.line, p.column) for p in reader.problems] == [(n, "weight") for n in range(4, 10)]
+    message = str(problems_of(header + "\n" + "\n".join(rows) + "\n"))
+    assert "line 4: weight: '0': a weight is from 1 to 1,000,000,000,000 (or empty)" in message
+    assert "line 6: weight: '12,500' is not a whole number (write it without separators)" in message
+    assert "'1.5' is not a whole number" in message
+    (row,) = parse_roll(lines("card_number,last_name,dues_status,country,votes\n7,X,gs,US,3\n"))
+    assert row.weight == 3 and row.to_record()[-1] == "3"
 
 
 # -- the synthetic roll -------------------------------------------------------------------------
@@ -251,6 +277,10 @@ def test_synthetic_roll_is_reproducible_and_shaped_like_a_union() -> None:
         {r.state for r in rows if r.country == "US"} - {"DC"}
     )
     assert len(presidents) == 50
+    assert all(500 <= (p.weight or 0) <= 60_000 for p in presidents)
+    assert {r.weight for r in rows if r.council_role != COUNCIL_PRESIDENT} == {None}
+    weight = {p.council_state: p.weight for p in presidents}
+    assert weight["CA"] > weight["TX"] > weight["OH"] > weight["WY"]  # per capita
     cutoff = datetime.date(2023, 11, 1)
     assert all(
         p.dues_status == "good standing" and p.joined_on and p.joined_on <= cutoff

@@ -157,6 +157,37 @@ def test_a_reimport_applies_exactly_its_differences(database: Database) -> None:
     assert in_roll == 30
 
 
+def test_weights_are_imported_compared_and_frozen_only_where_counted(database: Database) -> None:
+    services = iam_services(database)
+    header, *rows = sample_lines()
+
+    def with_weights(weights: dict[str, str]) -> io.StringIO:
+        lines = [row.rstrip("\n") + "," + weights.get(row.split(",")[0], "") + "\n" for row in rows]
+        return io.StringIO(header.rstrip("\n") + ",weight\n" + "".join(lines))
+
+    def stored() -> dict[str, int | None]:
+        with database.transaction() as session:
+            found = session.execute(select(Member.card_number, Member.weight))
+            return {card: weight for card, weight in found if weight is not None}
+
+    first = do_import_roll(services, with_weights({"1004217": "12000", "1004388": "7"}), apply=True)
+    assert first.added == 30 and stored() == {"1004217": 12_000, "1004388": 7}
+    second = with_weights({"1004217": "12500"})
+    diff = do_import_roll(services, second, source_name="v2.csv", apply=True)
+    assert (diff.changed, diff.changed_fields) == (2, {"weight": 2})
+    assert stored() == {"1004217": 12_500}
+    second.seek(0)
+    assert do_import_roll(services, second, apply=False).is_empty
+    with pytest.raises(RollError, match="line 3: weight: 'many' is not a whole number"):
+        do_import_roll(services, with_weights({"1004388": "many"}), apply=True)
+    assert stored() == {"1004217": 12_500}
+
+    # the IAM's council decides by heads: the roll's weight is not frozen
+    assert do_freeze_eligibility(services, "council-vote").total_weight is None
+    with database.transaction() as session:
+        assert set(session.scalars(select(SnapshotEntry.weight))) == {None}
+
+
 def test_a_changed_file_or_an_empty_roll_is_refused(database: Database) -> None:
     services = iam_services(database)
     with pytest.raises(DomainError, match="changed since it was checked"):

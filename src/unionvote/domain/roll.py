@@ -18,7 +18,9 @@ roles are lower case.
 
 A member needs a card number, a last name (the first name may be empty: some members have one
 name), a dues status and a country; everything else may be empty. A council role needs the
-state it represents.
+state it represents. A ``weight`` (aliases ``votes``, ``vote_weight``) is the member's vote in a
+stage whose decision counts weights, such as the per-capita members a council member represents
+at an AFL-CIO convention: a whole number from 1 to :data:`MAX_WEIGHT`, or empty.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ __all__ = [
     "COLUMNS",
     "COMPARED_FIELDS",
     "DIFF_SAMPLE",
+    "MAX_WEIGHT",
     "PRINTED_PROBLEMS",
     "DiffKind",
     "DuesStatus",
@@ -67,12 +70,16 @@ COLUMNS = (
     "council_role",
     "council_state",
     "joined_on",
+    "weight",
 )
 COMPARED_FIELDS = COLUMNS[1:]  # what a re-import compares, member by member
 REQUIRED = ("card_number", "last_name", "dues_status", "country")
 DIFF_SAMPLE = 1000  # changes of each kind kept in a RollDiff for display
 PRINTED_PROBLEMS = 50  # problems printed in a refusal; the count of the rest follows
 KEPT_PROBLEMS = 1000  # problems kept in memory; beyond this only the count grows
+# A weight counts people: far above any union's (the AFL-CIO's 12.5 million members), far below
+# the storage column's 2^63, so a mistyped figure is refused here rather than by the database.
+MAX_WEIGHT = 10**12
 
 # The storage columns' widths: a longer value is refused here, with its line, rather than by
 # the database, without one.
@@ -269,6 +276,7 @@ _HEADER_ALIASES = {
     "council_role": ("role",),
     "council_state": (),
     "joined_on": ("joined", "join_date", "date_joined", "initiation_date", "member_since"),
+    "weight": ("votes", "vote_weight"),
 }
 _HEADERS = {alias: name for name, aliases in _HEADER_ALIASES.items() for alias in aliases} | {
     name: name for name in COLUMNS
@@ -304,6 +312,7 @@ class RollRow(NamedTuple):
     council_role: str
     council_state: str
     joined_on: datetime.date | None
+    weight: int | None = None
 
     def compared(self) -> tuple[object, ...]:
         """The values a re-import compares, in :data:`COMPARED_FIELDS` order."""
@@ -311,8 +320,12 @@ class RollRow(NamedTuple):
 
     def to_record(self) -> list[str]:
         """The row as CSV fields, in :data:`COLUMNS` order."""
-        joined = self.joined_on
-        return [*self[:-1], joined.isoformat() if joined is not None else ""]
+        joined, weight = self.joined_on, self.weight
+        return [
+            *self[:-2],
+            joined.isoformat() if joined is not None else "",
+            str(weight) if weight is not None else "",
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,7 +373,7 @@ _US_ZIP = re.compile(r"(\d{5})(?:-?(\d{4}))?")
 _CA_POSTAL = re.compile(r"([A-Z]\d[A-Z]) ?(\d[A-Z]\d)")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SLASH_DATE = re.compile(r"\d{1,2}/\d{1,2}/\d{2,4}")
-_LIMITS = tuple(MAX_LENGTH.get(column, 1 << 30) for column in COLUMNS)  # a date is checked apart
+_LIMITS = tuple(MAX_LENGTH.get(column, 1 << 30) for column in COLUMNS)  # dates, weights apart
 _DUES_VALUES = {alias: status.value for alias, status in _DUES.items()}
 
 
@@ -383,6 +396,7 @@ def _parse_row(line: int, fields: list[str]) -> RollRow | list[RollProblem]:
         role,
         council_state,
         joined_text,
+        weight_text,
     ) = fields
     problems: list[RollProblem] = []
     if any(map(operator.gt, map(len, fields), _LIMITS)):
@@ -457,6 +471,7 @@ def _parse_row(line: int, fields: list[str]) -> RollRow | list[RollProblem]:
         )
 
     joined = _date(line, joined_text, problems) if joined_text else None
+    weight = _weight(line, weight_text, problems) if weight_text else None
     if problems:
         return problems
     assert status is not None
@@ -475,6 +490,7 @@ def _parse_row(line: int, fields: list[str]) -> RollRow | list[RollProblem]:
         role,
         council_state,
         joined,
+        weight,
     )
 
 
@@ -542,6 +558,30 @@ def _date(line: int, value: str, problems: list[RollProblem]) -> datetime.date |
     problems.append(
         RollProblem(line, "joined_on", f"{value!r} is not a date written YYYY-MM-DD{hint}")
     )
+    return None
+
+
+_GROUPED_DIGITS = re.compile(r"\d{1,3}(,\d{3})+")
+
+
+def _weight(line: int, value: str, problems: list[RollProblem]) -> int | None:
+    if value.isascii() and value.isdigit():
+        # the length first: int() of a long digit string is slow, and refused past 4,300 digits
+        weight = int(value) if len(value) <= 20 else MAX_WEIGHT + 1
+        if 1 <= weight <= MAX_WEIGHT:
+            return weight
+        problems.append(
+            RollProblem(
+                line, "weight", f"{value[:40]!r}: a weight is from 1 to {MAX_WEIGHT:,} (or empty)"
+            )
+        )
+        return None
+    hint = (
+        " (write it without separators)"
+        if _GROUPED_DIGITS.fullmatch(value)
+        else " (write a whole number of votes, or leave it empty)"
+    )
+    problems.append(RollProblem(line, "weight", f"{value[:40]!r} is not a whole number{hint}"))
     return None
 
 

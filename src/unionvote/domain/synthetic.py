@@ -7,8 +7,11 @@ lodges (more in larger states, numbered within the state's own block, some much 
 others); dues are mostly in good standing, with some in arrears, suspended or retired; about 3%
 joined after the IAM's 2023-11-01 cutoff and 2% have no joined date. The first member drawn in
 each of the fifty states is that state's council president (in good standing, joined long
-before the cutoff). Emails are ``m<card>@members.example`` (a reserved domain: nothing can be
-delivered to a real person by mistake).
+before the cutoff); their weight, for a stage whose decision counts weights, is a per-capita
+figure proportional to their state's population (:func:`council_weight`: 500 to 60,000, as
+the members they represent might number), and every other member has none. Emails are
+``m<card>@members.example`` (a reserved domain: nothing can be delivered to a real person by
+mistake).
 
 Only ``random.Random.random()`` is drawn from, never ``choice``/``shuffle``: its sequence for a
 seed is the one the standard library guarantees across Python versions, so a seed names the
@@ -27,7 +30,7 @@ from typing import TextIO
 
 from unionvote.domain.roll import COLUMNS, DuesStatus, RollRow
 
-__all__ = ["COUNCIL_PRESIDENT", "synthetic_roll", "write_roll_csv"]
+__all__ = ["COUNCIL_PRESIDENT", "council_weight", "synthetic_roll", "write_roll_csv"]
 
 COUNCIL_PRESIDENT = "state council president"
 _CANADA_SHARE = 0.015
@@ -138,22 +141,33 @@ _RECENT = (datetime.date(2022, 6, 1).toordinal(), datetime.date(2024, 8, 31).too
 _PRESIDENT = (datetime.date(1980, 1, 1).toordinal(), datetime.date(2015, 12, 31).toordinal())
 _CARD_STEP = 7_654_321  # coprime with the 9,000,000 seven-digit numbers: cards never repeat
 _CARD_SPAN = 9_000_000
+_WEIGHT_BOUNDS = (500, 60_000)
+_PER_THOUSAND_PEOPLE = 1.5  # represented members per thousand residents: California ≈ 59,000
+
+
+def council_weight(people: int) -> int:
+    """A state council president's per-capita weight for a state of ``people`` thousand
+    residents: drawn from no random source, so the roll's random sequence is unchanged."""
+    low, high = _WEIGHT_BOUNDS
+    return max(low, min(high, round(people * _PER_THOUSAND_PEOPLE)))
 
 
 class _Region:
     """A state or province: where its members live and their lodges (with their weights)."""
 
-    __slots__ = ("cities", "code", "country", "lodge_weights", "lodges", "postal")
+    __slots__ = ("cities", "code", "country", "lodge_weights", "lodges", "people", "postal")
 
     def __init__(
         self,
         code: str,
         country: str,
+        people: int,
         cities: tuple[str, str],
         postal: tuple[int, int] | str,
         lodges: Sequence[str],
     ) -> None:
         self.code, self.country, self.cities, self.postal = code, country, cities, postal
+        self.people = people
         self.lodges = tuple(lodges)
         weights = [1 / (k + 1) for k in range(len(lodges))]  # a few big lodges, many small
         self.lodge_weights = tuple(itertools.accumulate(w / sum(weights) for w in weights))
@@ -167,11 +181,11 @@ def _regions() -> tuple[tuple[_Region, ...], tuple[float, ...]]:
     for i, (code, people, city, other, low, high) in enumerate(_STATES):
         count = 1 + people // 3000
         lodges = [str(100 + 50 * i + 3 * k + i % 3) for k in range(count)]
-        regions.append(_Region(code, "US", (city, other), (low, high), lodges))
+        regions.append(_Region(code, "US", people, (city, other), (low, high), lodges))
         weights.append((1 - _CANADA_SHARE) * people / us_total)
     for j, (code, people, city, other, letter) in enumerate(_PROVINCES):
         lodges = [str(2800 + 20 * j + 2 * k) for k in range(1 + people // 4000)]
-        regions.append(_Region(code, "CA", (city, other), letter, lodges))
+        regions.append(_Region(code, "CA", people, (city, other), letter, lodges))
         weights.append(_CANADA_SHARE * people / ca_total)
     return tuple(regions), tuple(itertools.accumulate(weights))
 
@@ -216,11 +230,13 @@ def synthetic_roll(n: int, *, seed: int) -> Iterator[RollRow]:
         when = r.random()
         joined = None if when < 0.02 else _date(r, _RECENT if when < 0.10 else _OLD)
         role = council_state = ""
+        weight: int | None = None
         if region.country == "US" and region.code != "DC" and region.code not in presidents:
             presidents.add(region.code)
             role, council_state = COUNCIL_PRESIDENT, region.code
             status = DuesStatus.GOOD_STANDING.value
             joined = _date(r, _PRESIDENT)
+            weight = council_weight(region.people)
         yield RollRow(
             card_number=card,
             first_name=_item(r, _FIRST),
@@ -236,6 +252,7 @@ def synthetic_roll(n: int, *, seed: int) -> Iterator[RollRow]:
             council_role=role,
             council_state=council_state,
             joined_on=joined,
+            weight=weight,
         )
 
 

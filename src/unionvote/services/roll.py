@@ -7,6 +7,11 @@ unchanged members cost a lookup and a comparison, no ORM object. The whole file 
 before anything is committed: a bad row anywhere rolls the transaction back, and once a problem
 is found the rest of the file is only checked, not compared. Members missing from a new export
 are marked ``in_roll = False``, never deleted: registrations and snapshots refer to them.
+
+A stage whose decision counts weights (``[stages.decision] weights = true``) freezes each
+member's weight from the roll with its electorate; the weight then travels to the credential
+authority in ``registered.csv``, back with the public credentials, and into the election's
+record, where it multiplies the member's ballot in the tally.
 """
 
 from __future__ import annotations
@@ -73,6 +78,7 @@ __all__ = [
 
 ELECTORATE_FILE = "electorate.json"
 BATCH = 2000  # rows per lookup and per bulk statement: well under SQLite's bound-variable limit
+WEIGHTLESS_SHOWN = 10  # card numbers named when members of a weighted electorate lack a weight
 _COMPARED = tuple(getattr(Member, name) for name in COMPARED_FIELDS)
 
 RollSource = str | Path | IO[bytes] | IO[str]
@@ -419,6 +425,7 @@ class FrozenElectorate:
     rule: str
     registered: int | None = None
     uuid: str | None = None
+    total_weight: int | None = None  # the sum of the frozen weights, for a weighted stage
 
 
 def snapshot_of(session: Session, stage: StageRow) -> EligibilitySnapshot | None:
@@ -463,6 +470,10 @@ def do_freeze_eligibility(services: Services, stage_key: str) -> FrozenElectorat
     A council-role stage skips registration: freezing registers everyone in it (method
     ``council-role``), fixes the election's uuid, publishes ``electorate.json`` and moves the
     stage to ``registration-closed``.
+
+    A stage whose decision counts weights freezes each member's weight from the roll, and is
+    refused (naming the card numbers) if a member of the electorate has none; otherwise every
+    frozen weight is None, whatever the roll says.
     """
     with services.transaction() as tx:
         row, _ = stage_row(tx.session, stage_key, for_update=True)
@@ -479,13 +490,19 @@ def do_freeze_eligibility(services: Services, stage_key: str) -> FrozenElectorat
                 "eligibility.status", f"stage {stage_key} is {row.status}, no longer a draft"
             )
         rule = stage_rule(tx.session, stage_key)
-        ids, cards = _eligible(tx.session, rule)
+        decision = load_process(tx.session).process.stage(stage_key).decision
+        weighted = decision is not None and decision.weights
+        ids, cards, weights = _eligible(tx.session, rule)
         if not ids:
             raise DomainError(
                 "eligibility.empty",
                 f"no member of the roll is eligible for {stage_key} under the rule "
                 f"({rule.text().strip().replace(chr(10), '; ')}); import the roll first",
             )
+        if weighted:
+            _require_weights(stage_key, cards, weights)
+        else:
+            weights = [None] * len(ids)  # weights the roll gives count only where the rule says
         digest = eligibility_digest(cards, rule)
         snapshot = EligibilitySnapshot(
             stage_id=row.id, rule=rule.text(), digest=digest, count=len(ids), taken_at=tx.at
@@ -496,17 +513,27 @@ def do_freeze_eligibility(services: Services, stage_key: str) -> FrozenElectorat
             _insert_rows(
                 tx.session.connection(),
                 SnapshotEntry,
-                ("snapshot_id", "member_id"),
-                [(snapshot.id, member_id) for member_id in ids[start : start + BATCH * 5]],
+                ("snapshot_id", "member_id", "weight"),
+                [
+                    (snapshot.id, member_id, weight)
+                    for member_id, weight in zip(
+                        ids[start : start + BATCH * 5],
+                        weights[start : start + BATCH * 5],
+                        strict=True,
+                    )
+                ],
             )
-        frozen = FrozenElectorate(stage_key, digest, len(ids), rule.text())
+        total_weight = sum(w for w in weights if w is not None) if weighted else None
+        frozen = FrozenElectorate(
+            stage_key, digest, len(ids), rule.text(), total_weight=total_weight
+        )
         if rule.role is not None:
             registered = register_snapshot(tx, row, snapshot, method="council-role")
             row.uuid = new_uuid()
             row.status = "registration-closed"
             publish_electorate(tx, row, snapshot, rule, registered)
             frozen = FrozenElectorate(
-                stage_key, digest, len(ids), rule.text(), registered, row.uuid
+                stage_key, digest, len(ids), rule.text(), registered, row.uuid, total_weight
             )
         tx.audit(
             "eligibility.freeze",
@@ -516,13 +543,39 @@ def do_freeze_eligibility(services: Services, stage_key: str) -> FrozenElectorat
             rule=rule.text(),
             registered=frozen.registered,
             uuid=frozen.uuid,
+            weighted=weighted,
+            total_weight=total_weight,
         )
     return frozen
 
 
-def _eligible(session: Session, rule: EligibilityRule) -> tuple[list[int], list[str]]:
+def _require_weights(stage_key: str, cards: Sequence[str], weights: Sequence[int | None]) -> None:
+    """Refuse a weighted electorate in which a member has no weight: counting them as 1 would
+    silently shrink the share of the body they represent."""
+    missing = sorted(card for card, weight in zip(cards, weights, strict=True) if weight is None)
+    if not missing:
+        return
+    shown = ", ".join(missing[:WEIGHTLESS_SHOWN]) + (
+        f" and {len(missing) - WEIGHTLESS_SHOWN} more" if len(missing) > WEIGHTLESS_SHOWN else ""
+    )
+    many = len(missing) != 1
+    raise DomainError(
+        "eligibility.weight",
+        f"stage {stage_key} counts weights (its decision says weights = true), but "
+        f"{len(missing)} member{'s' if many else ''} of its electorate "
+        f"{'have' if many else 'has'} no weight in the roll (card{'s' if many else ''} "
+        f"{shown}); give {'them' if many else 'it'} a weight in the roll's weight column and "
+        "import the roll again. Nothing was frozen",
+    )
+
+
+def _eligible(
+    session: Session, rule: EligibilityRule
+) -> tuple[list[int], list[str], list[int | None]]:
+    """The ids, card numbers and roll weights of the members the rule admits."""
     ids: list[int] = []
     cards: list[str] = []
+    weights: list[int | None] = []
     query = select(
         Member.id,
         Member.card_number,
@@ -530,16 +583,18 @@ def _eligible(session: Session, rule: EligibilityRule) -> tuple[list[int], list[
         Member.dues_status,
         Member.joined_on,
         Member.council_role,
+        Member.weight,
     ).where(Member.in_roll.is_(True))
     rows = session.connection().execute(query.execution_options(yield_per=10_000))
     for partition in rows.partitions():
-        for member_id, card, country, status, joined, role in partition:
+        for member_id, card, country, status, joined, role, weight in partition:
             if rule.admits(
                 country=country, dues_status=status, joined_on=joined, council_role=role
             ):
                 ids.append(member_id)
                 cards.append(card)
-    return ids, cards
+                weights.append(weight)
+    return ids, cards, weights
 
 
 def register_snapshot(

@@ -155,6 +155,9 @@ class Member(Base):
     council_role: Mapped[str] = mapped_column(String(100), default="")
     council_state: Mapped[str] = mapped_column(String(40), default="")
     joined_on: Mapped[datetime.date | None]
+    # The member's vote in a stage whose decision counts weights (e.g. the per-capita members
+    # a council member represents); None where the roll gives none.
+    weight: Mapped[int | None] = mapped_column(BigInteger)
     in_roll: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime.datetime]
 
