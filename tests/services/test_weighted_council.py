@@ -215,6 +215,8 @@ def test_a_weighted_council_decides_by_weight_and_its_record_verifies(
     database: Database, tmp_path: Path
 ) -> None:
     council = run_weighted_council(database, tmp_path)
+    text = (council.exported.directory / "report.txt").read_text()
+    assert "Weighted vote: these ballots carry 98,000 votes in all" in text
 
     # the weights went from the roll through the authority into the election
     with database.transaction() as session:

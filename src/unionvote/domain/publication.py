@@ -164,6 +164,7 @@ class RecordFacts:
     questions: tuple[Question, ...]
     trustees: tuple[TrusteeItem, ...]
     weights: Mapping[GroupElement, int]
+    weighted: bool = False  # the credentials carry weights: counts are weighted votes
     num_tallied: int | None = None
     total_weight: int | None = None
     encrypted_tally: tuple[tuple[Ciphertext, ...], ...] | None = None
@@ -214,10 +215,8 @@ def _read_events(reader: ArchiveReader, digest: str, on_ballot: BallotSink | Non
         "election", reader.data(setup.election), Election.from_json, Election.to_json
     )
     trustees = tuple(parse_trustees_entry(reader.data(setup.trustees)))
-    weights = {
-        c.key: 1 if c.weight is None else c.weight
-        for c in parse_credentials_entry(reader.data(setup.credentials))
-    }
+    credentials = parse_credentials_entry(reader.data(setup.credentials))
+    weights = {c.key: 1 if c.weight is None else c.weight for c in credentials}
     sized: SizedEncryptedTally | None = None
     tally: tuple[tuple[Ciphertext, ...], ...] | None = None
     result: Result | None = None
@@ -248,6 +247,7 @@ def _read_events(reader: ArchiveReader, digest: str, on_ballot: BallotSink | Non
         questions=election.questions,
         trustees=trustees,
         weights=weights,
+        weighted=any(c.weight is not None for c in credentials),
         num_tallied=None if sized is None else sized.num_tallied,
         total_weight=None if sized is None else sized.total_weight,
         encrypted_tally=tally,
@@ -609,14 +609,17 @@ def build_stage_report(inputs: StageInputs, *, simulation: bool) -> Report:
     result = record.require_result()
     answers = _stage_answers(process, stage, inputs.council)
     _check_questions(stage, answers, record)
-    turnout = Turnout(record.num_tallied or 0)
+    weight = record.total_weight if record.weighted else None
+    turnout = Turnout(record.num_tallied or 0, weight=weight)
     if inputs.electorate is not None:
         electorate = parse_electorate(inputs.electorate)
         if electorate.stage != stage.id:
             raise DomainError(
                 "publication.electorate", f"{ELECTORATE_FILE} is of stage {electorate.stage!r}"
             )
-        turnout = Turnout(turnout.ballots, electorate.eligible, electorate.registered)
+        turnout = Turnout(
+            turnout.ballots, electorate.eligible, electorate.registered, weight=weight
+        )
     breakdowns = _breakdowns(inputs, process, record)
     tallies = [
         QuestionTally.from_result(q, a, row, turnout.ballots, b)

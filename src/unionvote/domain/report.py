@@ -107,6 +107,7 @@ class Turnout:
     ballots: int
     eligible: int | None = None
     registered: int | None = None
+    weight: int | None = None  # a weighted vote: the votes the counted ballots carry in all
 
 
 class GroupStatus(Enum):
@@ -309,7 +310,13 @@ class Report:
                 out.append(f"{answer.label}{party}: {count:,}")
             if q.tally.blank:
                 out.append(f"Blank: {q.tally.blank:,}")
-            out += [f"Ballots counted: {q.tally.ballots:,}", ""]
+            out.append(f"Ballots counted: {q.tally.ballots:,}")
+            if self.turnout.weight is not None:
+                out.append(
+                    f"Weighted vote: these ballots carry {self.turnout.weight:,} votes in all; "
+                    "the counts and percentages are of votes, not ballots."
+                )
+            out.append("")
             for dimension, lines in q.breakdowns:
                 if not lines:
                     out += [
@@ -362,6 +369,7 @@ class Report:
                 "ballots": self.turnout.ballots,
                 "eligible": self.turnout.eligible,
                 "registered": self.turnout.registered,
+                "weight": self.turnout.weight,
             },
             "questions": [_question_json(q) for q in self.questions],
         }
@@ -405,6 +413,10 @@ class Report:
                 for a, n in zip(q.tally.answers, q.tally.counts, strict=True)
             ]
             rows.append(("Ballots counted", "", f"{q.tally.ballots:,}"))
+            if self.turnout.weight is not None:
+                rows.append(
+                    ("Votes these ballots carry (weighted vote)", "", f"{self.turnout.weight:,}")
+                )
             out.append(_table("Exact counts", ("Answer", "Party", "Votes"), rows, e))
             for dimension, lines in q.breakdowns:
                 if not lines:
