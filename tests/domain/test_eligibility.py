@@ -176,3 +176,15 @@ def test_the_electorate_document_is_canonical_json() -> None:
         registered=8,
     )
     assert json.loads(council)["cutoff"] is None
+
+
+def test_a_weighted_digest_fixes_every_weight() -> None:
+    from unionvote.domain.eligibility import eligibility_digest
+
+    rule = EligibilityRule(("US",), ("good standing",), CUTOFF)
+    cards = ["100", "200"]
+    plain = eligibility_digest(cards, rule)
+    weighted = eligibility_digest(cards, rule, {"100": 5000, "200": 800})
+    assert weighted != plain
+    assert weighted != eligibility_digest(cards, rule, {"100": 5000, "200": 801})
+    assert weighted == eligibility_digest(list(reversed(cards)), rule, {"200": 800, "100": 5000})

@@ -207,7 +207,9 @@ def digest(
         except OSError as error:
             fail(f"cannot read {process}: {error.strerror}")
         loaded = parse_process(text, source=process.name)
-        rule = EligibilityRule.for_stage(loaded.eligibility, loaded.stage(stage))
+        definition = loaded.stage(stage)
+        rule = EligibilityRule.for_stage(loaded.eligibility, definition)
+        weighted = definition.decision is not None and definition.decision.weights
         try:
             stream = file.open(encoding="utf-8-sig", newline="")
         except OSError as error:
@@ -215,7 +217,7 @@ def digest(
         with stream:
             reader = RollReader(stream, source=file.name)
             try:
-                value, count = recompute_digest((row for _, row in reader), rule)
+                value, count = recompute_digest((row for _, row in reader), rule, weighted=weighted)
             except UnicodeDecodeError as error:
                 fail(f"{file} is not UTF-8 text ({error.reason}); export the roll as UTF-8 CSV")
             reader.check()

@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from unionvote.domain.errors import DomainError
@@ -161,26 +161,54 @@ class EligibilityRule:
         )
 
 
-def eligibility_listing(cards: Iterable[str], rule: EligibilityRule) -> Iterable[bytes]:
-    """The canonical listing the digest is computed over, piece by piece (see the module)."""
+def eligibility_listing(
+    cards: Iterable[str], rule: EligibilityRule, weights: Mapping[str, int] | None = None
+) -> Iterable[bytes]:
+    """The canonical listing the digest is computed over, piece by piece (see the module).
+
+    In a weighted stage every line also carries the member's weight (``card,weight``), so the
+    published digest fixes who votes *and* with how many votes."""
     yield rule.text().encode()
+    if weights is not None:
+        yield WEIGHTED_LINE.encode()
     yield b"\n"
     for card in sorted(cards):
-        yield card.encode() + b"\n"
+        if weights is None:
+            yield card.encode() + b"\n"
+        else:
+            yield f"{card},{weights[card]}\n".encode()
 
 
-def eligibility_digest(cards: Iterable[str], rule: EligibilityRule) -> str:
+WEIGHTED_LINE = "weights: from the roll's weight column\n"
+
+
+def eligibility_digest(
+    cards: Iterable[str], rule: EligibilityRule, weights: Mapping[str, int] | None = None
+) -> str:
     """SHA-256, hexadecimal, of :func:`eligibility_listing`."""
     digest = hashlib.sha256()
-    for piece in eligibility_listing(cards, rule):
+    for piece in eligibility_listing(cards, rule, weights):
         digest.update(piece)
     return digest.hexdigest()
 
 
-def recompute_digest(rows: Iterable[RollRow], rule: EligibilityRule) -> tuple[str, int]:
+def recompute_digest(
+    rows: Iterable[RollRow], rule: EligibilityRule, *, weighted: bool = False
+) -> tuple[str, int]:
     """An observer's check: the digest and the count of the electorate of a roll export."""
-    cards = [row.card_number for row in rows if rule.admits_row(row)]
-    return eligibility_digest(cards, rule), len(cards)
+    admitted = [row for row in rows if rule.admits_row(row)]
+    cards = [row.card_number for row in admitted]
+    weights = None
+    if weighted:
+        missing = [row.card_number for row in admitted if row.weight is None]
+        if missing:
+            raise DomainError(
+                "eligibility.weight",
+                f"{len(missing)} member(s) of a weighted electorate have no weight, e.g. "
+                + ", ".join(missing[:10]),
+            )
+        weights = {row.card_number: row.weight for row in admitted if row.weight is not None}
+    return eligibility_digest(cards, rule, weights), len(cards)
 
 
 def electorate_document(

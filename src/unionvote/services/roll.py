@@ -503,7 +503,13 @@ def do_freeze_eligibility(services: Services, stage_key: str) -> FrozenElectorat
             _require_weights(stage_key, cards, weights)
         else:
             weights = [None] * len(ids)  # weights the roll gives count only where the rule says
-        digest = eligibility_digest(cards, rule)
+        digest = eligibility_digest(
+            cards,
+            rule,
+            {c: w for c, w in zip(cards, weights, strict=True) if w is not None}
+            if weighted
+            else None,
+        )
         snapshot = EligibilitySnapshot(
             stage_id=row.id, rule=rule.text(), digest=digest, count=len(ids), taken_at=tx.at
         )
