@@ -54,6 +54,7 @@ from unionvote.domain.ceremony import run_threshold_ceremony
 from unionvote.record.archive import read_archive
 from unionvote.record.ballot import check_ballot, make_ballot
 from unionvote.record.messages import Ballot, Election, Question, SetupData
+from unionvote.verify.audited import AUDIT_FORMAT, AuditedBallotError, verify_audited_ballot
 
 ROOT = Path(__file__).resolve().parent.parent
 VECTORS = ROOT / "tests" / "vectors"
@@ -1531,6 +1532,143 @@ def ballot_mutations(
     return out
 
 
+# -- audits.json ----------------------------------------------------------------------------------
+
+
+def question_draws(question: Question) -> tuple[int, int]:
+    """(ciphertexts, scalars drawn) of encrypt_answer for one question: the nonces r first,
+    then w and one simulated challenge and response per individual proof, then the blank and
+    overall proofs (w and two scalars per simulated statement)."""
+    ciphertexts = len(question.answers) + (1 if question.blank else 0)
+    values = question.max - question.min + 1
+    drawn = ciphertexts + 3 * ciphertexts
+    drawn += 3 + 1 + 2 * values if question.blank else 1 + 2 * (values - 1)
+    return ciphertexts, drawn
+
+
+def audited_file(case: dict[str, Any]) -> dict[str, Any]:
+    """The audited-ballot file of a ballots.json case made with recorded nonces."""
+    election = Election.from_json(case["election"])
+    nonces = [int(n) for n in case["nonces"]]
+    randomness: list[list[str]] = []
+    answers: list[list[int]] = []
+    ballot = Ballot.from_json(case["ballot"])
+    start = 0
+    for question, plaintext, answer in zip(
+        election.questions, case["plaintext"], ballot.answers, strict=True
+    ):
+        ciphertexts, drawn = question_draws(question)
+        rs = nonces[start : start + ciphertexts]
+        start += drawn
+        bits = ([1 if sum(plaintext) == 0 else 0] if question.blank else []) + list(plaintext)
+        for r, m, ciphertext in zip(rs, bits, answer.choices, strict=True):
+            assert encrypt_with_nonce(m, election.public_key, r) == ciphertext
+        randomness.append([str(r) for r in rs])
+        answers.append(bits)
+    assert start + 1 == len(nonces), "the signature's w is the last draw"
+    return {
+        "format": AUDIT_FORMAT,
+        "election_hash": case["election_hash"],
+        "election": compact_json(case["election"]).decode(),
+        "ballot": case["ballot"],
+        "randomness": randomness,
+        "answers": answers,
+    }
+
+
+def audit_mutations(name: str, base: dict[str, Any], other: dict[str, Any]) -> list[dict[str, Any]]:
+    """The audited file with one thing changed at a time, each checked to fail as recorded."""
+    invalid: list[dict[str, Any]] = []
+
+    def variant(why: str, change: Callable[[dict[str, Any]], None], check: str) -> None:
+        changed = copy.deepcopy(base)
+        change(changed)
+        try:
+            verify_audited_ballot(compact_json(changed))
+        except AuditedBallotError as error:
+            assert error.check == check, (why, error)
+        else:  # pragma: no cover - the script stops rather than write a wrong vector
+            raise AssertionError(f"accepted {why}")
+        invalid.append({"name": f"{name}: {why}", "file": changed, "check": check})
+
+    def bump_nonce(f: dict[str, Any]) -> None:
+        f["randomness"][0][0] = str((int(f["randomness"][0][0]) + 1) % Q)
+
+    def swap_nonces(f: dict[str, Any]) -> None:
+        row = f["randomness"][-1]
+        row[0], row[1] = row[1], row[0]
+
+    def flip_answer(f: dict[str, Any]) -> None:
+        f["answers"][0][0] = 1 - f["answers"][0][0]
+
+    def alpha_times_g(f: dict[str, Any]) -> None:
+        c = f["ballot"]["answers"][0]["choices"][0]
+        c["alpha"] = str(GroupElement.from_string(c["alpha"]) * g)
+
+    def leading_zero(f: dict[str, Any]) -> None:
+        proof = f["ballot"]["signature"]["proof"]
+        proof["response"] = "0" + proof["response"]
+
+    def rename(f: dict[str, Any]) -> None:
+        f["election"] = f["election"].replace('"name":"', '"name":"X', 1)
+
+    variant("another format", lambda f: f.update(format="unionvote-audit/0"), "audit.format")
+    variant("an extra field", lambda f: f.update(tracker="x"), "audit.file")
+    variant("no answers field", lambda f: f.pop("answers"), "audit.file")
+    variant(
+        "another election hash",
+        lambda f: f.update(election_hash=f["election_hash"][::-1]),
+        "audit.election",
+    )
+    variant("the election's name changed", rename, "audit.election")
+    variant(
+        "the other ballot of the election (another vote)",
+        lambda f: f.update(ballot=copy.deepcopy(other["ballot"])),
+        "audit.randomness",
+    )
+    variant("alpha of choice 1 times g (not re-signed)", alpha_times_g, "ballot.signature")
+    variant("a signature response with a leading zero", leading_zero, "scalar")
+    variant("the first nonce + 1", bump_nonce, "audit.randomness")
+    variant("two nonces of a question swapped", swap_nonces, "audit.randomness")
+    variant(
+        "a nonce written as a number",
+        lambda f: f["randomness"][0].__setitem__(0, 5),
+        "audit.randomness",
+    )
+    variant("one nonce missing", lambda f: f["randomness"][-1].pop(), "audit.shape")
+    variant("the first answer flipped", flip_answer, "audit.answers")
+    variant("an answer of 2", lambda f: f["answers"][0].__setitem__(0, 2), "audit.answers")
+    variant("a question's answers missing", lambda f: f["answers"].pop(), "audit.shape")
+    return invalid
+
+
+def audit_vectors(ballots: dict[str, Any]) -> dict[str, Any]:
+    ours = [c for c in ballots["valid"] if c.get("source") == OURS]
+    valid = []
+    for case in ours:
+        audited = audited_file(case)
+        verify_audited_ballot(compact_json(audited))
+        valid.append({"name": case["name"], "source": OURS, "file": audited})
+    invalid: list[dict[str, Any]] = []
+    for index, case in enumerate(valid):
+        other = valid[index + 1 if index % 2 == 0 else index - 1]["file"]
+        invalid.extend(audit_mutations(case["name"], case["file"], other))
+    return {
+        "description": (
+            "Audited ballots (cast-or-audit, 'Check the encryption'): the audited-ballot file "
+            "(format unionvote-audited-ballot/1: election_hash, the election's text, the "
+            "ballot, the randomness r of every ciphertext and the answers claimed, one per "
+            "ciphertext with the blank flag first where blank is allowed) of the ballots.json "
+            "cases made by unionvote, whose randomness is their recorded nonces. Invalid cases "
+            "change one thing; check is the first failed check of "
+            "unionvote.verify.audited.verify_audited_ballot and of the browser's auditBallot."
+        ),
+        "provenance": PROVENANCE,
+        "valid": valid,
+        "invalid": invalid,
+    }
+
+
 # -- main ----------------------------------------------------------------------------------------
 
 
@@ -1549,6 +1687,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "threshold.json": threshold_vectors(threshold),
         "ballots.json": ballot_vectors(records),
     }
+    files["audits.json"] = audit_vectors(files["ballots.json"])
     VECTORS.mkdir(parents=True, exist_ok=True)
     results = [write(name, content, check=args.check) for name, content in files.items()]
     return 0 if all(results) else 1

@@ -1,0 +1,85 @@
+// unionvote's protocol for the browser booth and the trustee page (Belenios v1, Ed25519),
+// over libsodium.js. The public surface is exactly these functions; the modules beside this
+// one hold the protocol's concepts (group, encoding, credentials, elgamal, proofs, answers,
+// election, ballot, audit, trustees, decryption).
+//
+// Errors thrown are CryptoError (errors.js) with `check` (a stable name, the same as the
+// Python side's: "credential", "choices", "ballot.signature", "audit.answers", …) and an
+// English `message`. No function logs anything: private credentials, randomness and choices
+// stay in the caller's hands.
+
+import { auditBallotText, auditRecord } from "./audit.js";
+import { makeBallotWith, trackerOf as ballotTracker } from "./ballot.js";
+import { checkBallot } from "./ballot.js";
+import { normaliseCredential, publicCredentialKey, typedCredential } from "./credentials.js";
+import { partialDecryptionText } from "./decryption.js";
+import { parseElection } from "./election.js";
+import { ready as sodiumReady } from "./group.js";
+import { plaintextBits } from "./answers.js";
+
+/** Wait for libsodium; call once before anything else. */
+export async function ready() {
+  await sodiumReady();
+}
+
+/**
+ * A credential as the member typed it (spaces ignored, dashes optional): returns it
+ * normalised (XXXXX-XXXXXX-XXXXX-XXXXXX); throws Error(message) with check "credential" if it
+ * is not 22 Base58 characters or its checksum fails (a typing mistake).
+ */
+export function checkCredential(text) {
+  return typedCredential(text);
+}
+
+/** The public credential g^x of a private credential for election `uuid`, as its point string
+ * (Python's PublicCredential.to_json() for an unweighted credential). */
+export function publicCredential(uuid, text) {
+  return String(publicCredentialKey(normaliseCredential(text), uuid));
+}
+
+/**
+ * Encrypt, prove and sign a ballot.
+ * election: election.json's text exactly as served; credential: the private credential text;
+ * answers: per question, one 0/1 per answer (all zero is a blank vote where blank is allowed),
+ * or, for a blank-allowed question, the blank flag followed by one 0/1 per answer.
+ * Returns { ballot: the canonical ballot text to POST, tracker, audit }, where audit is the
+ * audited-ballot file's content (a plain object; JSON.stringify it to save it). It reveals the
+ * vote: show or download it only when the member chooses "Check the encryption", and never
+ * cast a ballot whose audit was shown (make a new one).
+ */
+export function makeBallot({ election, credential, answers }) {
+  const { election: parsed, electionHash } = parseElection(election);
+  const { ballot, nonces } = makeBallotWith(parsed, electionHash, credential, answers);
+  checkBallot(parsed, electionHash, ballot); // what the server will check, before sending
+  const text = ballot.toText();
+  const bits = parsed.questions.map((q, i) => plaintextBits(q, answers[i]));
+  return {
+    ballot: text,
+    tracker: ballotTracker(text),
+    audit: auditRecord({ electionText: election, electionHash, ballot, nonces, bits }),
+  };
+}
+
+/**
+ * Check an audited ballot: the ballot is valid for the election and the revealed randomness
+ * opens every ciphertext. Returns the answers decoded from the randomness: per question, one
+ * 0/1 per ciphertext (the blank flag first where blank votes are allowed). Throws (check
+ * "audit.*" or "ballot.*") if anything does not match, including the audit's claimed answers.
+ */
+export function auditBallot({ election, ballot, audit }) {
+  return auditBallotText(election, ballot, audit);
+}
+
+/** The tracker of a ballot text: unpadded Base64 of SHA-256 of its bytes. */
+export function trackerOf(ballotString) {
+  return ballotTracker(ballotString);
+}
+
+/**
+ * The trustee's partial decryption file, exactly as `unionvote trustee decrypt` writes it
+ * (the proofs use fresh randomness), from the trustee's state file text and the committee's
+ * decryption request text.
+ */
+export function partialDecryption({ trusteeKey, request }) {
+  return partialDecryptionText(trusteeKey, request);
+}
