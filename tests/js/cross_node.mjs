@@ -4,9 +4,32 @@
 //   {"op":"audit","election":text,"ballot":text,"audit":obj}            → answers
 //   {"op":"partial","trusteeKey":text,"request":text}                  → the file's text
 //   {"op":"credential","uuid","text"}                                   → public credential
+//   {"op":"trustee","step":"init|single-key|polynomial|verification-key|finish|show","args":{…}}
+//                                      → the step's answer ({state, message, …}), as index.js's
 // An error is written as {"error":{"check","message"}} with exit code 1.
 
-import { auditBallot, makeBallot, partialDecryption, publicCredential, ready } from "../../src/unionvote/web/static/js/protocol/index.js";
+import {
+  auditBallot,
+  makeBallot,
+  partialDecryption,
+  publicCredential,
+  ready,
+  trusteeFinish,
+  trusteeInit,
+  trusteePolynomial,
+  trusteeShow,
+  trusteeSingleKey,
+  trusteeVerificationKey,
+} from "../../src/unionvote/web/static/js/protocol/index.js";
+
+const TRUSTEE_STEPS = {
+  init: trusteeInit,
+  "single-key": trusteeSingleKey,
+  polynomial: trusteePolynomial,
+  "verification-key": trusteeVerificationKey,
+  finish: trusteeFinish,
+  show: (args) => trusteeShow(args.state),
+};
 
 const chunks = [];
 for await (const chunk of process.stdin) chunks.push(chunk);
@@ -27,6 +50,10 @@ try {
       break;
     case "credential":
       answer = publicCredential(command.uuid, command.text);
+      break;
+    case "trustee":
+      if (!(command.step in TRUSTEE_STEPS)) throw new Error(`unknown step ${command.step}`);
+      answer = TRUSTEE_STEPS[command.step](command.args);
       break;
     default:
       throw new Error(`unknown op ${command.op}`);

@@ -1,7 +1,7 @@
 // unionvote's protocol for the browser booth and the trustee page (Belenios v1, Ed25519),
 // over libsodium.js. The public surface is exactly these functions; the modules beside this
 // one hold the protocol's concepts (group, encoding, credentials, elgamal, proofs, answers,
-// election, ballot, audit, trustees, decryption).
+// election, ballot, audit, trustees, decryption, ceremony).
 //
 // Errors thrown are CryptoError (errors.js) with `check` (a stable name, the same as the
 // Python side's: "credential", "choices", "ballot.signature", "audit.answers", …) and an
@@ -11,6 +11,7 @@
 import { auditBallotText, auditRecord } from "./audit.js";
 import { makeBallotWith, trackerOf as ballotTracker } from "./ballot.js";
 import { checkBallot } from "./ballot.js";
+import { describeState, finishStep, newCertificate, newSingleKey, polynomialStep, verificationKeyStep } from "./ceremony.js";
 import { normaliseCredential, publicCredentialKey, typedCredential } from "./credentials.js";
 import { partialDecryptionText } from "./decryption.js";
 import { parseElection } from "./election.js";
@@ -82,4 +83,40 @@ export function trackerOf(ballotString) {
  */
 export function partialDecryption({ trusteeKey, request }) {
   return partialDecryptionText(trusteeKey, request);
+}
+
+// -- the key ceremony, a trustee's side (ceremony.js) ----------------------------------------
+// Each step takes the trustee's state file text and returns { state, message }: the new state
+// file text (byte for byte what the CLI writes; it holds the trustee's private keys — offer it
+// for download, never upload it) and the message for the committee (compact JSON, as the CLI
+// writes it), so a trustee can switch between the browser and `unionvote trustee …` anywhere.
+
+/** `unionvote trustee init`: { name, index, size = 3, threshold = 2 } → { state, message: certificate }. */
+export function trusteeInit({ name, index, size = 3, threshold = 2 }) {
+  return newCertificate({ name, index, size, threshold });
+}
+
+/** `unionvote trustee single-key`: { name } → { state, message: ["Single", public key] }. */
+export function trusteeSingleKey({ name }) {
+  return newSingleKey({ name });
+}
+
+/** `unionvote trustee polynomial`: { state, certificates } → { state, message: polynomial }. */
+export function trusteePolynomial({ state, certificates }) {
+  return polynomialStep({ state, certificates });
+}
+
+/** `unionvote trustee verification-key`: { state, vinput } → { state, message: verification key }. */
+export function trusteeVerificationKey({ state, vinput }) {
+  return verificationKeyStep({ state, vinput });
+}
+
+/** `unionvote trustee finish`: { state, trustees } → { state, message: null, owner, fingerprint, electionKey }. */
+export function trusteeFinish({ state, trustees }) {
+  return finishStep({ state, trustees });
+}
+
+/** `unionvote trustee show`: what a state file holds (no secrets) and its next step. */
+export function trusteeShow(state) {
+  return describeState(state);
 }
