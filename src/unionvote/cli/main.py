@@ -20,13 +20,16 @@ from rich.progress import (
 )
 
 from unionvote import __version__
+from unionvote.cli import audited as audited_cli
 from unionvote.cli import credentials as credentials_cli
 from unionvote.cli import election as election_cli
 from unionvote.cli import registration as registration_cli
 from unionvote.cli import report as report_cli
 from unionvote.cli import roll as roll_cli
+from unionvote.cli import staff as staff_cli
 from unionvote.cli import trustee as trustee_cli
 from unionvote.cli import voting as voting_cli
+from unionvote.cli import web as web_cli
 from unionvote.cli.context import console, errors, fail, open_services
 from unionvote.domain.process import parse_process
 from unionvote.record.errors import CHECKS as RECORD_CHECKS
@@ -64,11 +67,14 @@ for sub_app, name, about in (
     (election_cli.app, "election", "Set up, close, tally and decrypt a stage's election."),
     (report_cli.app, "report", "Build, show and export a stage's report."),
     (report_cli.council_app, "council", "Derive the council vote and decide."),
+    (staff_cli.app, "staff", "Accounts for the website's committee, observer and trustee pages."),
 ):
     app.add_typer(sub_app, name=name, help=about)
 app.command("vote")(voting_cli.vote_command)
 app.command("simulate")(voting_cli.simulate_command)
 app.command("endorse")(report_cli.endorse)
+app.command("serve")(web_cli.serve_command)
+app.command("check-audited-ballot")(audited_cli.command)
 
 
 def _version(value: bool) -> None:

@@ -63,6 +63,7 @@ from unionvote.storage.models import (
 )
 
 __all__ = [
+    "CODE_INTERVAL",
     "CODE_LIFETIME",
     "ClosedRegistration",
     "CodeRequest",
@@ -71,13 +72,18 @@ __all__ = [
     "RegistrationOutcome",
     "RegistrationStats",
     "RegistrationWindow",
+    "check_code",
     "do_close_registration",
     "do_open_registration",
     "do_register",
     "do_register_all",
     "do_request_code",
+    "find_member",
+    "issue_code",
+    "member_details_match",
     "registered_members",
     "registration_stats",
+    "spend_time_like_a_code",
 ]
 
 CODE_LIFETIME = datetime.timedelta(minutes=30)
@@ -270,9 +276,10 @@ def _same(a: str, b: str) -> bool:
     return bool(a) and hmac.compare_digest(a.encode(), b.encode())
 
 
-def _hash_code(code: str, stage_id: int, member_id: int, salt: bytes) -> str:
+def _hash_code(code: str, stage_id: int, member_id: int, salt: bytes, purpose: str = "") -> str:
+    bound = f"{purpose}:{code}" if purpose else code  # a registration code has no tag
     digest = hashlib.scrypt(
-        f"{stage_id}:{member_id}:{code}".encode(),
+        f"{stage_id}:{member_id}:{bound}".encode(),
         salt=salt,
         n=_SCRYPT_N,
         r=_SCRYPT_R,
@@ -282,9 +289,9 @@ def _hash_code(code: str, stage_id: int, member_id: int, salt: bytes) -> str:
     return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${salt.hex()}${digest.hex()}"
 
 
-def _code_matches(stored: str, code: str, stage_id: int, member_id: int) -> bool:
+def _code_matches(stored: str, code: str, stage_id: int, member_id: int, purpose: str) -> bool:
     salt = bytes.fromhex(stored.split("$")[4])
-    return hmac.compare_digest(stored, _hash_code(code, stage_id, member_id, salt))
+    return hmac.compare_digest(stored, _hash_code(code, stage_id, member_id, salt, purpose))
 
 
 def _card(text: str) -> str:
@@ -298,7 +305,68 @@ def _find_member(session: Session, card_number: str) -> Member | None:
     return session.scalar(select(Member).where(Member.card_number == card))
 
 
-def _check_code(tx: Tx, row: StageRow, member: Member, code: str) -> bool:
+def find_member(session: Session, card_number: str) -> Member | None:
+    """The member with this card number (spaces and case ignored), or None."""
+    return _find_member(session, card_number)
+
+
+def member_details_match(member: Member, last_name: str, postal_code: str) -> bool:
+    """Whether the last name and postal code are the roll's, as registration compares them."""
+    return _same(_fold_name(member.last_name), _fold_name(last_name)) and _same(
+        _fold_postal(member.postal_code, member.country),
+        _fold_postal(postal_code, member.country),
+    )
+
+
+def check_code(tx: Tx, row: StageRow, member: Member, code: str, *, purpose: str = "") -> bool:
+    """Whether ``code`` is the member's outstanding emailed code for the stage, issued for
+    ``purpose`` (see :func:`issue_code`); any outstanding code is spent either way (a code
+    gets one chance)."""
+    return _check_code(tx, row, member, code, purpose)
+
+
+def issue_code(
+    tx: Tx, row: StageRow, member: Member, *, purpose: str = ""
+) -> tuple[str, datetime.datetime] | None:
+    """A new six-digit code for the member and the stage, and when it expires; ``None`` if
+    one was issued less than :data:`CODE_INTERVAL` ago. Only its hash is stored, bound to
+    the stage, the member and ``purpose`` (``""`` for registration; another word makes a
+    code that only :func:`check_code` with the same word accepts). The member's unspent
+    codes are replaced. The caller mails the code after the transaction commits."""
+    last = tx.session.scalar(
+        select(func.max(OneTimeCode.expires_at)).where(
+            OneTimeCode.stage_id == row.id, OneTimeCode.member_id == member.id
+        )
+    )
+    if last is not None and last - CODE_LIFETIME + CODE_INTERVAL > tx.at:
+        return None
+    tx.session.execute(
+        delete(OneTimeCode).where(
+            OneTimeCode.stage_id == row.id,
+            OneTimeCode.member_id == member.id,
+            OneTimeCode.used_at.is_(None),
+        )
+    )
+    code = f"{secrets.randbelow(10**6):06d}"
+    expires = tx.at + CODE_LIFETIME
+    tx.session.add(
+        OneTimeCode(
+            stage_id=row.id,
+            member_id=member.id,
+            code_hash=_hash_code(code, row.id, member.id, secrets.token_bytes(16), purpose),
+            expires_at=expires,
+            used_at=None,
+        )
+    )
+    return code, expires
+
+
+def spend_time_like_a_code(code: str, stage_id: int) -> None:
+    """As slow as checking a real code, for a card number that matches no member."""
+    _hash_code(code, stage_id, 0, secrets.token_bytes(16))
+
+
+def _check_code(tx: Tx, row: StageRow, member: Member, code: str, purpose: str = "") -> bool:
     outstanding = tx.session.scalars(
         select(OneTimeCode).where(
             OneTimeCode.stage_id == row.id,
@@ -310,7 +378,9 @@ def _check_code(tx: Tx, row: StageRow, member: Member, code: str) -> bool:
     typed = code.strip()
     if not outstanding:  # as slow as a real check: timing does not tell whether a code exists
         _hash_code(typed, row.id, member.id, secrets.token_bytes(16))
-    matched = any(_code_matches(c.code_hash, typed, row.id, member.id) for c in outstanding)
+    matched = any(
+        _code_matches(c.code_hash, typed, row.id, member.id, purpose) for c in outstanding
+    )
     for item in outstanding:  # used, or spent by a wrong guess: a code gets one chance
         item.used_at = tx.at
     return matched
@@ -467,12 +537,8 @@ def do_request_code(
         if member is None or not member.in_roll or not member.email:
             tx.audit("registration.code", stage_key, sent=False)
             return CodeRequest(CODE_SENT)
-        last = tx.session.scalar(
-            select(func.max(OneTimeCode.expires_at)).where(
-                OneTimeCode.stage_id == row.id, OneTimeCode.member_id == member.id
-            )
-        )
-        if last is not None and last - CODE_LIFETIME + CODE_INTERVAL > tx.at:
+        issued = issue_code(tx, row, member)
+        if issued is None:
             tx.audit(
                 "registration.code",
                 member.card_number,
@@ -481,24 +547,7 @@ def do_request_code(
                 reason="a code was sent less than a minute ago",
             )
             return CodeRequest(CODE_SENT)
-        tx.session.execute(
-            delete(OneTimeCode).where(
-                OneTimeCode.stage_id == row.id,
-                OneTimeCode.member_id == member.id,
-                OneTimeCode.used_at.is_(None),
-            )
-        )
-        code = f"{secrets.randbelow(10**6):06d}"
-        expires = tx.at + CODE_LIFETIME
-        tx.session.add(
-            OneTimeCode(
-                stage_id=row.id,
-                member_id=member.id,
-                code_hash=_hash_code(code, row.id, member.id, secrets.token_bytes(16)),
-                expires_at=expires,
-                used_at=None,
-            )
-        )
+        code, expires = issued
         union = load_process(tx.session).process.union
         mail = Mail(
             to=member.email,

@@ -403,3 +403,45 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(100), index=True)
     subject: Mapped[str] = mapped_column(String(300), default="")
     detail: Mapped[str] = mapped_column(Text, default="{}")
+
+
+# --- staff accounts and the who-has-voted policy (the committee's, observers' and trustees' pages)
+
+
+class StaffAccount(Base):
+    """Someone who signs in to the staff pages: the election committee, an observer, a trustee.
+
+    Only an Argon2 hash of the password is kept. ``failed_attempts`` counts wrong passwords
+    since the last success; past a limit the account waits until ``locked_until``.
+    ``trustee_position`` is the trustee's position in each stage's list (the same in every
+    stage), for a trustee; it only tells the trustee which they are.
+    """
+
+    __tablename__ = "staff_accounts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))  # "committee", "observer" or "trustee"
+    trustee_position: Mapped[int | None] = mapped_column(Integer)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime.datetime]
+    password_set_at: Mapped[datetime.datetime]
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime.datetime | None]
+    last_login_at: Mapped[datetime.datetime | None]
+
+
+class VoterListPolicy(Base):
+    """Who may see which members have voted in a stage: nobody (``withheld``, the default when
+    no row exists) or every staff role alike (``equal-access``), each access in the audit log."""
+
+    __tablename__ = "voter_list_policies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id"), unique=True)
+    policy: Mapped[str] = mapped_column(String(20))
+    set_at: Mapped[datetime.datetime]
+    set_by: Mapped[str] = mapped_column(String(200))
+
+
+__all__ += ["StaffAccount", "VoterListPolicy"]

@@ -1,1 +1,1 @@
-"""unionvote\x27s website: the members\x27 booth, the committee\x27s, trustees\x27 and public pages."""
+"""unionvote's website: the members' booth and the committee's, trustees' and public pages."""

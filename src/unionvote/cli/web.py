@@ -1,0 +1,63 @@
+"""``unionvote serve``: the members' website (booth, public pages, the committee's and
+trustees' pages) with uvicorn, over the same database as the other commands."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from unionvote.cli.context import errors
+
+__all__ = ["serve_command"]
+
+
+class _NoQueryStrings(logging.Filter):
+    """Access log lines name the method, the path and the status: never a query string (a
+    tracker or a language is harmless, but nothing typed should reach a log), never a body."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
+def serve_command(
+    host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="The port to listen on.")] = 8000,
+    database: Annotated[
+        str | None,
+        typer.Option(
+            help="The database URL (default: DATABASE_URL, or unionvote.db here).",
+            show_default=False,
+        ),
+    ] = None,
+    dev: Annotated[
+        bool,
+        typer.Option(
+            "--dev",
+            help="A local rehearsal over http: cookies without Secure, a random session "
+            "secret (else UNIONVOTE_SESSION_SECRET must be set).",
+        ),
+    ] = False,
+) -> None:
+    """Serve the members' website: the booth, the public board and results, and the
+    committee's and trustees' pages."""
+    import uvicorn
+
+    from unionvote.web.app import create_app
+    from unionvote.web.settings import WebSettings
+
+    with errors():
+        overrides: dict[str, object] = {}
+        if database is not None:
+            overrides["database_url"] = database
+        if dev:
+            overrides["dev"] = True
+        settings = WebSettings(**overrides)  # type: ignore[arg-type]
+        app = create_app(settings)
+    logging.getLogger("uvicorn.access").addFilter(_NoQueryStrings())
+    typer.echo(f"unionvote serves on http://{host}:{port}/ (Ctrl-C stops it)")
+    uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False)

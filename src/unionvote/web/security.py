@@ -1,0 +1,289 @@
+"""The website's defences: security headers with a strict Content-Security-Policy, a limit on
+request bodies, CSRF tokens, session cookies and rate limits.
+
+- **CSP**: scripts only from this site, plus the one inline import map each page declares,
+  allowed by a nonce made fresh for every response; WebAssembly compilation for libsodium
+  (``'wasm-unsafe-eval'``, which allows no JavaScript ``eval``); no plugins, no framing, no
+  ``<base>``, forms post only here.
+- **Body limit**: a request body larger than :attr:`WebSettings.max_body_bytes` is refused
+  with 413 before the application reads it (a ballot is a few kilobytes).
+- **CSRF**: a random token kept in the signed session; every POST must carry it, in the form
+  field ``csrf_token`` or the ``X-CSRF-Token`` header. Session cookies are ``HttpOnly``,
+  ``SameSite=Strict`` and ``Secure`` (unless the ``dev`` setting serves plain http).
+- **Rate limits**: a small in-memory sliding window per client address and per member
+  number; one process serves the site (``unionvote serve``), so memory is the right place.
+  Failed sign-ins are also counted per card in the database (``services.signin``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Final
+from urllib.parse import parse_qs
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from unionvote.web.i18n import gettext as _
+
+__all__ = [
+    "CSRF_FIELD",
+    "CSRF_HEADER",
+    "BodyLimitMiddleware",
+    "CsrfMiddleware",
+    "RateLimiter",
+    "SecurityHeadersMiddleware",
+    "TooManyRequests",
+    "content_security_policy",
+    "csrf_token",
+]
+
+CSRF_FIELD: Final = "csrf_token"
+CSRF_HEADER: Final = "x-csrf-token"
+_SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def content_security_policy(nonce: str) -> str:
+    return "; ".join(
+        [
+            "default-src 'self'",
+            f"script-src 'self' 'wasm-unsafe-eval' 'nonce-{nonce}'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+        ]
+    )
+
+
+_HEADERS: Final = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "permissions-policy": (
+        "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
+    ),
+    "x-frame-options": "DENY",
+    "cross-origin-opener-policy": "same-origin",
+}
+
+
+class SecurityHeadersMiddleware:
+    """Adds the security headers to every response; the CSP nonce is made per request and
+    put in ``request.state.csp_nonce`` for the templates."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+        self.app = app
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        nonce = secrets.token_urlsafe(18)
+        scope.setdefault("state", {})["csp_nonce"] = nonce
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["content-security-policy"] = content_security_policy(nonce)
+                for name, value in _HEADERS.items():
+                    headers[name] = value
+                if self.hsts:
+                    headers["strict-transport-security"] = "max-age=31536000"
+                if scope["path"].startswith(("/vote", "/api", "/register", "/staff")):
+                    headers["cache-control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _plain_error(status: int, check: str, message: str, path: str) -> tuple[bytes, bytes]:
+    if path.startswith("/api/"):
+        body = json.dumps({"error": {"check": check, "message": message}}).encode()
+        return body, b"application/json"
+    return message.encode(), b"text/plain; charset=utf-8"
+
+
+async def _send_error(send: Send, status: int, check: str, message: str, path: str) -> None:
+    body, kind = _plain_error(status, check, message, path)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _too_large_message(limit: int) -> str:
+    return _("The request is too large: at most %(kib)d KiB is accepted.") % {"kib": limit // 1024}
+
+
+class BodyLimitMiddleware:
+    """Refuses a body larger than ``limit`` bytes with 413, by its Content-Length or, for a
+    body sent in pieces, as soon as it passes the limit."""
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await _send_error(
+                send, 413, "request.size", _too_large_message(self.limit), scope["path"]
+            )
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _TooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await _send_error(
+                    send, 413, "request.size", _too_large_message(self.limit), scope["path"]
+                )
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token, made on first use."""
+    token = request.session.get(CSRF_FIELD)
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        request.session[CSRF_FIELD] = token
+    return token
+
+
+def _form_token(body: bytes, content_type: str) -> str | None:
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        values = parse_qs(body.decode("latin-1"), keep_blank_values=True).get(CSRF_FIELD)
+        return values[0] if values else None
+    if content_type.startswith("multipart/form-data"):
+        boundary = content_type.partition("boundary=")[2].strip().strip('"')
+        if not boundary:
+            return None
+        marker = f'name="{CSRF_FIELD}"'.encode()
+        for part in body.split(b"--" + boundary.encode()):
+            head, _sep, value = part.partition(b"\r\n\r\n")
+            if marker in head:
+                return value.removesuffix(b"\r\n").decode("latin-1")
+    return None
+
+
+class CsrfMiddleware:
+    """Every unsafe request must carry the session's CSRF token (form field or header);
+    the body (already limited in size) is read once and handed on unchanged."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in _SAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        expected = scope.get("session", {}).get(CSRF_FIELD)
+        given = headers.get(CSRF_HEADER)
+        replay: list[Message] = []
+        if given is None:
+            body = b""
+            while True:
+                message = await receive()
+                replay.append(message)
+                if message["type"] != "http.request":
+                    break
+                body += message.get("body", b"")
+                if not message.get("more_body", False):
+                    break
+            given = _form_token(body, headers.get("content-type", ""))
+        if not (
+            isinstance(expected, str)
+            and given is not None
+            and hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
+        ):
+            message_text = _(
+                "This form has expired or did not come from this site. Go back, reload the "
+                "page and try again."
+            )
+            await _send_error(send, 403, "request.csrf", message_text, scope["path"])
+            return
+
+        async def replayed() -> Message:
+            if replay:
+                return replay.pop(0)
+            return await receive()
+
+        await self.app(scope, replayed, send)
+
+
+class TooManyRequests(Exception):
+    """A rate limit was reached; ``retry_after`` in seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many requests; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+@dataclass
+class RateLimiter:
+    """Sliding windows of attempts, per (bucket, key); thread-safe."""
+
+    window_seconds: int
+    limits: Mapping[str, int]
+    now: Callable[[], float] = time.monotonic
+    _hits: dict[tuple[str, str], deque[float]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def hit(self, bucket: str, key: str) -> None:
+        """Count one attempt; raises :class:`TooManyRequests` when the bucket's limit for this
+        key is already reached within the window (the refused attempt is not counted)."""
+        limit = self.limits[bucket]
+        at = self.now()
+        with self._lock:
+            if len(self._hits) > 100_000:
+                self._forget_old(at)
+            hits = self._hits.setdefault((bucket, key), deque())
+            while hits and hits[0] <= at - self.window_seconds:
+                hits.popleft()
+            if len(hits) >= limit:
+                raise TooManyRequests(int(hits[0] + self.window_seconds - at) + 1)
+            hits.append(at)
+
+    def _forget_old(self, at: float) -> None:
+        for key in [k for k, v in self._hits.items() if not v or v[-1] <= at - self.window_seconds]:
+            del self._hits[key]

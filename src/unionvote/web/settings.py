@@ -1,0 +1,73 @@
+"""The website's settings, read from the environment once, by the composition root.
+
+``UNIONVOTE_*`` variables, and ``DATABASE_URL`` exactly as the command line reads it. In
+``dev`` mode (a local rehearsal over plain http) the session secret is random per start and
+cookies are not marked ``Secure``; outside ``dev`` a secret must be given.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Self
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from unionvote.errors import UnionVoteError
+from unionvote.storage.database import DEFAULT_URL
+
+__all__ = ["REPO_ROOT", "WebSettings"]
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+"""The checkout's root, where ``npm install`` puts ``node_modules`` (an editable install)."""
+
+
+class WebSettings(BaseSettings):
+    """What ``unionvote serve`` runs with."""
+
+    model_config = SettingsConfigDict(env_prefix="UNIONVOTE_", extra="ignore")
+
+    database_url: str = Field(
+        default=DEFAULT_URL, validation_alias=AliasChoices("DATABASE_URL", "UNIONVOTE_DATABASE_URL")
+    )
+    dev: bool = False
+    """A local rehearsal over http: random session secret, cookies without ``Secure``."""
+    session_secret: SecretStr | None = None
+    node_modules: Path = REPO_ROOT / "node_modules"
+    max_body_bytes: int = 64 * 1024
+    # One-time codes by email, to register and to sign in (offered only with a mail server).
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout: float = 30.0
+    mail_sender: str = "elections@localhost"
+    verify_board: bool = True
+    """Verify each stage's record in the background when its board is shown and it grew."""
+    # Rate limits: attempts allowed per window, per client address and per member number.
+    signin_per_address: int = 30
+    signin_per_member: int = 10
+    register_per_address: int = 30
+    cast_per_address: int = 60
+    cast_per_member: int = 20
+    rate_window_seconds: int = 600
+
+    @model_validator(mode="after")
+    def _secret(self) -> Self:
+        if self.session_secret is None:
+            if not self.dev:
+                raise UnionVoteError(
+                    "UNIONVOTE_SESSION_SECRET is not set: give a long random secret "
+                    "(or UNIONVOTE_DEV=1 for a local rehearsal over http)"
+                )
+            self.session_secret = SecretStr(secrets.token_urlsafe(32))
+        elif len(self.session_secret.get_secret_value()) < 32:
+            raise UnionVoteError("UNIONVOTE_SESSION_SECRET must be at least 32 characters")
+        return self
+
+    @property
+    def secret(self) -> str:
+        assert self.session_secret is not None
+        return self.session_secret.get_secret_value()

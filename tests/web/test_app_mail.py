@@ -1,0 +1,87 @@
+"""The app's mail server, for one-time codes: built once from the settings, and a refusal is
+logged without the address and never shown (it would tell that a card exists); a code request
+outside the registration window says so, and sends nothing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from web_support import STAGE, Inbox, csrf_of, make_site, smtp_server
+
+from unionvote.mail import Mail, SMTPMailer
+from unionvote.storage.database import Database
+from unionvote.web.app import QuietMailer, build_mailer
+from unionvote.web.settings import WebSettings
+
+SECRET = "a test secret that is long enough for the session"
+
+
+@dataclass
+class Refusing(Inbox):
+    async def handle_RCPT(
+        self, server: object, session: object, envelope: Any, address: str, options: object
+    ) -> str:
+        return "550 5.1.1 no such mailbox"
+
+
+@pytest.fixture
+def refusing() -> Iterator[tuple[Inbox, SMTPMailer]]:
+    yield from smtp_server(Refusing())
+
+
+@pytest.fixture
+def mail() -> Iterator[tuple[Inbox, SMTPMailer]]:
+    yield from smtp_server(Inbox())
+
+
+def test_a_refusal_is_logged_without_the_address(
+    refusing: tuple[Inbox, SMTPMailer], caplog: pytest.LogCaptureFixture
+) -> None:
+    _, mailer = refusing
+    quiet = QuietMailer(mailer)
+    with caplog.at_level(logging.WARNING, logger="unionvote.web"):
+        assert quiet.send(Mail("someone@members.example", "Your code", "123456")) == ""
+    assert "refused by the mail server (code 550)" in caplog.text
+    assert "someone@members.example" not in caplog.text and "123456" not in caplog.text
+
+
+def test_the_app_builds_its_mailer_from_the_settings(
+    database: Database, mail: tuple[Inbox, SMTPMailer]
+) -> None:
+    inbox, mailer = mail
+    site = make_site(
+        database, smtp_host=mailer.host, smtp_port=mailer.port, mail_sender="vote@iam.example"
+    )
+    built = site.client.app.state.mailer
+    assert isinstance(built, QuietMailer) and isinstance(built.mailer, SMTPMailer)
+    built.send(Mail("member@members.example", "Hello", "A test."))
+    (message,) = inbox.messages
+    assert message["From"] == "vote@iam.example"
+
+
+def test_without_a_mail_server_there_is_no_mailer() -> None:
+    settings = WebSettings(dev=True, session_secret=SECRET)
+    assert build_mailer(settings) is None
+
+
+def test_a_registration_code_outside_the_window_says_so(
+    database: Database, mail: tuple[Inbox, SMTPMailer]
+) -> None:
+    inbox, mailer = mail
+    site = make_site(database, smtp_host=mailer.host, smtp_port=mailer.port)
+    page = site.client.get(f"/register/{STAGE}")
+    answer = site.client.post(
+        f"/register/{STAGE}",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "action": "send-code",
+            "card_number": site.vote.cards[0],
+        },
+    )
+    assert answer.status_code == 200
+    assert "Registration for this vote is not open now." in answer.text
+    assert "on its way" not in answer.text and inbox.messages == []
