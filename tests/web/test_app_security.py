@@ -101,6 +101,18 @@ def test_an_oversized_request_gets_413(database: Database) -> None:
     assert streamed.status_code == 413
 
 
+def test_a_trustee_upload_may_be_larger_but_not_unbounded(database: Database) -> None:
+    site = make_site(database)
+    path = f"/trustee/stages/{STAGE}/partial-decryption"
+    # Past the general 64 KiB limit a trustee's path is still read (and then refused for want
+    # of a signed-in trustee, not for its size); past the trustee limit it is refused unread.
+    larger = site.client.post(path, content=b" " * (100 * 1024))
+    assert larger.status_code != 413
+    huge = site.client.post(path, content=b" " * (17 * 1024 * 1024))
+    assert huge.status_code == 413
+    assert "16384 KiB" in huge.text
+
+
 def test_too_many_sign_in_attempts_from_one_address_get_429(database: Database) -> None:
     site = make_site(database, signin_per_address=3)
     token = csrf_of(site.client.get(f"/vote/{STAGE}").text)

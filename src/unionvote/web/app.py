@@ -190,7 +190,12 @@ def create_app(settings: WebSettings, *, services: Services | None = None) -> Fa
         same_site="strict",
         https_only=not settings.dev,
     )
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_body_bytes,
+        large_limit=settings.max_trustee_upload_bytes,
+        large_prefixes=("/trustee/",),
+    )
     app.add_middleware(SecurityHeadersMiddleware, hsts=not settings.dev)
     app.add_middleware(LanguageMiddleware, catalogs=catalogs)
     return app

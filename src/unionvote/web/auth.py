@@ -36,7 +36,7 @@ __all__ = [
     "start_staff_session",
 ]
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 _STAFF_KEY: Final = "staff"
 

@@ -137,21 +137,32 @@ def _too_large_message(limit: int) -> str:
 
 class BodyLimitMiddleware:
     """Refuses a body larger than ``limit`` bytes with 413, by its Content-Length or, for a
-    body sent in pieces, as soon as it passes the limit."""
+    body sent in pieces, as soon as it passes the limit. Paths under ``large_prefixes`` (a
+    trustee's partial decryption grows with the number of published groups) may carry up to
+    ``large_limit``."""
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limit: int,
+        large_limit: int | None = None,
+        large_prefixes: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.large_limit = max(limit, large_limit or limit)
+        self.large_prefixes = large_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path: str = scope["path"]
+        limit = self.large_limit if path.startswith(self.large_prefixes) else self.limit
         length = Headers(scope=scope).get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
-            await _send_error(
-                send, 413, "request.size", _too_large_message(self.limit), scope["path"]
-            )
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await _send_error(send, 413, "request.size", _too_large_message(limit), path)
             return
         received = 0
         started = False
@@ -161,7 +172,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     raise _TooLarge
             return message
 
@@ -175,9 +186,7 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await _send_error(
-                    send, 413, "request.size", _too_large_message(self.limit), scope["path"]
-                )
+                await _send_error(send, 413, "request.size", _too_large_message(limit), path)
 
 
 def csrf_token(request: Request) -> str:

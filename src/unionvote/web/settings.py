@@ -36,6 +36,8 @@ class WebSettings(BaseSettings):
     session_secret: SecretStr | None = None
     node_modules: Path = REPO_ROOT / "node_modules"
     max_body_bytes: int = 64 * 1024
+    max_trustee_upload_bytes: int = 16 * 1024 * 1024
+    """A trustee's partial decryption carries proofs for every published group's totals."""
     # One-time codes by email, to register and to sign in (offered only with a mail server).
     smtp_host: str | None = None
     smtp_port: int = 25

@@ -46,7 +46,7 @@ from unionvote.web.pages import render
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 router.include_router(auth.router)
 
 _NOTICE_KEY: Final = "staff_notice"

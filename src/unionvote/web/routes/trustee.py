@@ -56,7 +56,7 @@ from unionvote.web.pages import render
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 _MAX_FILE: Final = 4 * 1024 * 1024
 _TALLIED: Final = "tallied"
