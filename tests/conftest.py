@@ -26,7 +26,8 @@ def belenios_verify() -> Callable[..., tuple[int, str]]:
 
     def run(path: Path, suite: str | None = None) -> tuple[int, str]:
         done = run_belenios_verify(path, suite)
-        return done.returncode, done.stdout + done.stderr
+        # the verdict is the last line of stdout; notes such as a first chroot set-up go to stderr
+        return done.returncode, done.stderr + done.stdout
 
     return run
 

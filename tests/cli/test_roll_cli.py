@@ -215,10 +215,24 @@ def test_a_code_requested_from_the_terminal(database_url: str) -> None:
             "--from",
             "elections@iam.example",
         )
+        spanish = registration(
+            "request-code",
+            "membership-vote",
+            "1052248",
+            "--smtp",
+            f"127.0.0.1:{port}",
+            "--from",
+            "elections@iam.example",
+            "--language",
+            "es",
+        )
     finally:
         controller.stop()
     assert sent.exit_code == 0, sent.output
-    (raw,) = received
+    assert spanish.exit_code == 0, spanish.output
+    raw, raw_spanish = received
+    assert email.message_from_bytes(raw)["Content-Language"] == "en"
+    assert email.message_from_bytes(raw_spanish)["Content-Language"] == "es"
     body = email.message_from_bytes(raw).get_payload(decode=True)
     assert isinstance(body, bytes)
     match = re.search(rb"^\s+(\d{6})\s*$", body, re.MULTILINE)
@@ -231,3 +245,7 @@ def test_a_code_requested_from_the_terminal(database_url: str) -> None:
     services.db.dispose()
     bad = registration("request-code", "membership-vote", "1", "--smtp", "nohost", "--from", "a@b")
     assert bad.exit_code == 1 and "expected HOST:PORT" in bad.output
+    french = registration(
+        "request-code", "membership-vote", "1", "--smtp", "h:1", "--from", "a@b", "--language", "fr"
+    )
+    assert french.exit_code == 2 and "--language" in french.output

@@ -234,3 +234,80 @@ def test_question_without_answers_and_missing_sections() -> None:
     got = problems(text)
     assert (1, "(file)") in got  # no [eligibility]
     assert (line_of(text, "[[stages.questions]]"), "stages[0].questions[0]") in got
+
+
+TRANSLATED = (
+    GOOD.replace('id = "vote"', 'id = "vote"\ntitle = "The vote"')
+    + """
+[translations.es]
+"Test Union" = "Unión de Prueba"
+"Blue" = "Azul"
+"The vote" = "La votación"
+"Who?" = "¿Quién?"
+"""
+)
+
+
+def test_translations_give_the_spanish_and_fall_back_to_the_file() -> None:
+    process = parse_process(TRANSLATED)
+    assert process.translated("Who?", "es") == "¿Quién?"
+    assert process.translated("Test Union", "es") == "Unión de Prueba"
+    assert process.translated("Red", "es") == "Red"  # not translated: the file's text
+    assert process.translated("Who?", "en") == "Who?"
+    assert process.translated("Ann", "es") == "Ann"
+    # The election record keeps the file's English.
+    assert process.to_questions("vote")[0].question == "Who?"
+    assert parse_process(GOOD).translations == {}
+
+
+def test_both_examples_translate_every_text_members_read() -> None:
+    for name in ("iam-2024.toml", "teamsters-2024.toml"):
+        process = load(name)
+        spanish = process.translations["es"]
+        assert process.union in spanish and set(process.parties) <= set(spanish)
+        for stage in process.stages:
+            assert stage.title in spanish
+            for question in stage.questions:
+                assert question.question in spanish
+                assert set(question.options) <= set(spanish)
+
+
+def test_unknown_language() -> None:
+    text = TRANSLATED + '\n[translations.fr]\n"Who?" = "Qui ?"\n'
+    assert problems(text) == [(line_of(text, "[translations.fr]"), "translations.fr")]
+    text = TRANSLATED.replace("[translations.es]", "[translations.en]")
+    assert problems(text) == [(line_of(text, "[translations.en]"), "translations.en")]
+
+
+def test_translation_of_a_text_the_file_does_not_have() -> None:
+    text = TRANSLATED + '"Whom?" = "¿A quién?"\n'
+    assert problems(text) == [(line_of(text, "Whom?"), 'translations.es."Whom?"')]
+
+
+def test_candidate_names_and_extra_options_are_not_translated_by_the_file() -> None:
+    text = TRANSLATED + '"Ann" = "Ana"\n"No endorsement" = "Ningún respaldo"\n'
+    with pytest.raises(ProcessError) as caught:
+        parse_process(text, source="bad.toml")
+    assert [(p.line, p.field) for p in caught.value.problems] == [
+        (line_of(text, "Ana"), "translations.es.Ann"),
+        (line_of(text, "Ningún"), 'translations.es."No endorsement"'),
+    ]
+    assert "a candidate's name is not translated" in str(caught.value)
+    assert "translated by unionvote itself" in str(caught.value)
+
+
+def test_empty_or_non_text_translation() -> None:
+    text = TRANSLATED.replace('"Azul"', '""').replace('"La votación"', "3")
+    assert problems(text) == [
+        (line_of(text, '"Blue" ='), "translations.es.Blue"),
+        (line_of(text, '"The vote" ='), 'translations.es."The vote"'),
+    ]
+    text = TRANSLATED.replace('"Azul"', '"   "')
+    assert problems(text) == [(line_of(text, '"Blue" ='), "translations.es.Blue")]
+
+
+def test_translations_must_be_tables() -> None:
+    text = GOOD + '\n[translations]\nes = "Spanish"\n'
+    assert problems(text) == [(line_of(text, 'es = "Spanish"'), "translations.es")]
+    text = GOOD.replace("[union]", 'translations = "es"\n\n[union]')
+    assert problems(text) == [(line_of(text, 'translations = "es"'), "translations")]

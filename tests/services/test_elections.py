@@ -182,14 +182,17 @@ def make_vote(
     breakdowns: Sequence[str] = ("state", "local"),
     seed: int = 2024,
     set_up: bool = True,
+    text: str | None = None,
 ) -> Vote:
-    """A process, its members and their public credentials (inserted as the roll and the
-    credential authority's import would), the server's key and a 2-of-3 threshold group, and
-    (``set_up``) the election, with the clock inside the voting window."""
+    """A process (``text``, or :data:`PROCESS`), its members and their public credentials
+    (inserted as the roll and the credential authority's import would), the server's key and a
+    2-of-3 threshold group, and (``set_up``) the election, with the clock inside the voting
+    window."""
     rng = random.Random(seed)
     clock = FixedClock(OPENS - datetime.timedelta(days=1))
     services = Services(database, clock)
-    do_init_process(services, process_text(minimum, breakdowns), source_name="test.toml")
+    text = text if text is not None else process_text(minimum, breakdowns)
+    do_init_process(services, text, source_name="test.toml")
     uuid = new_uuid(rng.randrange)
     credentials = [PrivateCredential.generate(rng.randrange) for _ in roll]
     cards = [f"C{i:05d}" for i in range(len(roll))]

@@ -11,6 +11,7 @@ import re
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email.header import decode_header, make_header
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -283,6 +284,35 @@ def test_a_one_time_code_by_email(database: Database, smtp: tuple[Inbox, SMTPMai
     assert reused.outcome is Outcome.WRONG_DETAILS and reused.message == NO_MATCH
     with database.transaction() as session:
         assert session.scalars(select(Registration.method)).all() == ["code"]
+
+
+def test_the_code_email_in_spanish(database: Database, smtp: tuple[Inbox, SMTPMailer]) -> None:
+    inbox, mailer = smtp
+    services, _ = setup_stage(database)
+    do_request_code(services, STAGE, "1040260", mailer, language="es")
+    (message,) = inbox.messages
+    subject = str(make_header(decode_header(message["Subject"])))
+    assert message["Content-Language"] == "es"
+    assert subject.startswith("Su código para inscribirse")
+    body = message.get_payload(decode=True)
+    assert isinstance(body, bytes)
+    text = body.decode()
+    assert text.startswith("Hola, ") and "hasta el 1 de febrero de 2024 a las 14:30 UTC" in text
+    assert "registration" not in text.lower()
+    assert by_code(services, "1040260", inbox.code()).outcome is Outcome.REGISTERED
+
+    do_request_code(services, STAGE, "1052006", mailer)  # English unless asked
+    assert inbox.messages[-1]["Content-Language"] == "en"
+    assert "registration code" in inbox.messages[-1]["Subject"]
+    do_request_code(services, STAGE, "1052248", mailer, language="fr")  # no French: English
+    assert inbox.messages[-1]["Content-Language"] == "en"
+    with database.transaction() as session:
+        details = session.scalars(
+            select(AuditEntry.detail)
+            .where(AuditEntry.action == "registration.code")
+            .order_by(AuditEntry.id)
+        ).all()
+    assert [json.loads(d)["language"] for d in details] == ["es", "en", "en"]
 
 
 def test_codes_are_spent_by_a_wrong_guess_and_expire(

@@ -1,16 +1,18 @@
 """The app's mail server, for one-time codes: built once from the settings, and a refusal is
 logged without the address and never shown (it would tell that a card exists); a code request
-outside the registration window says so, and sends nothing."""
+outside the registration window says so, and sends nothing; inside it, the code's email is in
+the page's language (on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.header import decode_header, make_header
 from typing import Any
 
 import pytest
-from web_support import STAGE, Inbox, csrf_of, make_site, smtp_server
+from web_support import STAGE, Inbox, csrf_of, make_site, registration_client, smtp_server
 
 from unionvote.mail import Mail, SMTPMailer
 from unionvote.storage.database import Database
@@ -85,3 +87,36 @@ def test_a_registration_code_outside_the_window_says_so(
     assert answer.status_code == 200
     assert "Registration for this vote is not open now." in answer.text
     assert "on its way" not in answer.text and inbox.messages == []
+
+
+def test_the_registration_code_email_follows_the_page_language(
+    database: Database, mail: tuple[Inbox, SMTPMailer]
+) -> None:
+    inbox, mailer = mail
+    client = registration_client(database, smtp_host=mailer.host, smtp_port=mailer.port)
+    client.get("/language/es?next=/")
+    page = client.get(f"/register/{STAGE}")
+    answer = client.post(
+        f"/register/{STAGE}",
+        data={"csrf_token": csrf_of(page.text), "action": "send-code", "card_number": "1040260"},
+    )
+    assert answer.status_code == 200 and "se está enviando" in answer.text
+    (message,) = inbox.messages
+    assert message["To"] == "m1040260@members.example"
+    assert message["Content-Language"] == "es"
+    subject = str(make_header(decode_header(message["Subject"])))
+    assert subject.startswith("Su código para inscribirse")
+    code = inbox.code()
+
+    assert client.get("/language/en?next=/").status_code == 200  # back in English
+    page = client.get(f"/register/{STAGE}")
+    client.post(
+        f"/register/{STAGE}",
+        data={"csrf_token": csrf_of(page.text), "action": "send-code", "card_number": "1052006"},
+    )
+    assert inbox.messages[-1]["Content-Language"] == "en"
+    registered = client.post(
+        f"/register/{STAGE}",
+        data={"csrf_token": csrf_of(page.text), "card_number": "1040260", "code": code},
+    )
+    assert "You are registered" in registered.text

@@ -21,7 +21,7 @@ with warnings.catch_warnings():
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
 
 from test_elections import JOBS, NONE, STAGE, A, B, Vote, make_vote
-from test_registration import Inbox
+from test_registration import Inbox, setup_stage
 from test_signin import smtp_server
 
 from unionvote.storage.database import Database
@@ -40,6 +40,7 @@ __all__ = [
     "Site",
     "csrf_of",
     "make_site",
+    "registration_client",
     "smtp_server",
 ]
 
@@ -98,3 +99,16 @@ def make_site(database: Database, *, https: bool = False, **settings: object) ->
     app = create_app(config, services=vote.services)
     base = "https://testserver" if https else "http://testserver"
     return Site(vote, TestClient(app, base_url=base))
+
+
+def registration_client(database: Database, **settings: object) -> TestClient:
+    """A client on the app over a stage whose registration is open (the helpers of
+    ``tests/services/test_registration.py``: the sample roll, members with addresses)."""
+    services, _ = setup_stage(database)
+    config = WebSettings(
+        dev=True,
+        session_secret=SECRET,
+        verify_board=False,
+        **settings,  # type: ignore[arg-type]
+    )
+    return TestClient(create_app(config, services=services))

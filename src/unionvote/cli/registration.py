@@ -4,6 +4,7 @@ union hall or on the phone), send a one-time code by email, close, and see the c
 from __future__ import annotations
 
 import datetime
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -31,6 +32,11 @@ app = typer.Typer(
 
 StageArg = Annotated[str, typer.Argument(help="The stage, e.g. membership-vote.")]
 CardArg = Annotated[str, typer.Argument(help="The member's card number.", show_default=False)]
+
+
+class Language(StrEnum):
+    EN = "en"
+    ES = "es"
 
 
 def _time(text: str, option: str) -> datetime.datetime:
@@ -116,6 +122,9 @@ def request_code(
         str, typer.Option("--from", help="The sender's address.", show_default=False)
     ],
     starttls: Annotated[bool, typer.Option(help="Use STARTTLS with the relay.")] = False,
+    language: Annotated[
+        Language, typer.Option("--language", help="The email's language.")
+    ] = Language.EN,
 ) -> None:
     """Email a one-time registration code to the address the roll has for this card."""
     host, _, port = smtp.rpartition(":")
@@ -123,7 +132,7 @@ def request_code(
         fail(f"--smtp {smtp!r}: expected HOST:PORT, such as localhost:25")
     mailer = SMTPMailer(host, int(port), sender, starttls=starttls)
     with errors():
-        answer = do_request_code(open_services(), stage, card, mailer)
+        answer = do_request_code(open_services(), stage, card, mailer, language=language.value)
         console.print(escape(answer.message))
 
 

@@ -42,6 +42,15 @@ def serve_command(
             "secret (else UNIONVOTE_SESSION_SECRET must be set).",
         ),
     ] = False,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="The address of a reverse proxy whose X-Forwarded-For header names the "
+            "member's address (repeat for several). Without it, rate limits per address see "
+            "only the proxy.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the members' website: the booth, the public board and results, and the
     committee's and trustees' pages."""
@@ -60,4 +69,12 @@ def serve_command(
         app = create_app(settings)
     logging.getLogger("uvicorn.access").addFilter(_NoQueryStrings())
     typer.echo(f"unionvote serves on http://{host}:{port}/ (Ctrl-C stops it)")
-    uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False)
+    proxies = ",".join(trusted_proxy or [])
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
+        server_header=False,
+    )

@@ -15,6 +15,13 @@ list, never who. Collecting names would need a non-homomorphic question, which w
 An "issues" question (``options``, ``min = 0``, ``max = 5``) is an approval question: each
 member picks up to five; the report ranks the issues by how many members picked them. A true
 ranking cannot be tallied homomorphically either.
+
+Translations: the file's text is English, the language of the election record and the report.
+A ``[translations.es]`` table gives the website's Spanish for the texts members read — the
+union's name, party names, stage titles, questions and options —, keyed by the English text
+exactly as the file writes it (like a gettext catalog). Candidates' names are not translated;
+the extra options' labels are translated by the website's own catalog. Translations are part
+of the file, so of its digest, but of nothing in the election record.
 """
 
 from __future__ import annotations
@@ -23,16 +30,17 @@ import datetime
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from fractions import Fraction
-from typing import Any
+from typing import Any, Final
 
 from unionvote.domain.decision import DecisionRule
 from unionvote.domain.errors import DomainError
 from unionvote.record.messages import Question
 
 __all__ = [
+    "TRANSLATED_LANGUAGES",
     "Answer",
     "AnswerKind",
     "Candidate",
@@ -54,6 +62,8 @@ COUNCIL_ROLE = "council role: "
 TOP_OF_EACH_PARTY = "top vote-getter of each party"
 NEAREST_POINT = "nearest point"
 BREAKDOWNS = ("state", "local")
+TRANSLATED_LANGUAGES: Final = ("es",)
+"""The languages a file may translate its texts into: the website's, but English, the file's."""
 Path = tuple[str | int, ...]
 
 
@@ -228,6 +238,13 @@ class Process:
     parties: tuple[str, ...]
     stages: tuple[Stage, ...]
     report: ReportRules
+    translations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Per language (``"es"``), each English text of the file with its translation."""
+
+    def translated(self, text: str, language: str) -> str:
+        """``text`` (the union's name, a party, a title, a question, an option) in
+        ``language`` as the file translates it; the file's own text if it does not."""
+        return self.translations.get(language, {}).get(text, text)
 
     def stage(self, stage_id: str) -> Stage:
         for stage in self.stages:
@@ -352,10 +369,17 @@ def _bracket_delta(text: str) -> int:
     return text.count("[") + text.count("{") - text.count("]") - text.count("}")
 
 
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def _field(path: Path) -> str:
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+        if isinstance(part, int):
+            out += f"[{part}]"
+            continue
+        key = part if _BARE_KEY.fullmatch(part) else '"' + part.replace('"', '\\"') + '"'
+        out += f".{key}" if out else key
     return out or "(file)"
 
 
@@ -459,7 +483,7 @@ def parse_process(text: str, *, source: str = "<process>") -> Process:
 
 
 def _read_process(r: _Reader, data: Mapping[str, Any]) -> Process:
-    r.keys(data, (), ["union", "eligibility", "parties", "report", "stages"])
+    r.keys(data, (), ["union", "eligibility", "parties", "report", "stages", "translations"])
     for required in ("union", "eligibility", "stages"):
         if required not in data:
             r.problem((), f"missing [{required}]")
@@ -480,7 +504,62 @@ def _read_process(r: _Reader, data: Mapping[str, Any]) -> Process:
     stages = _read_stages(r, r.tables(data, "stages", ()), parties)
     if not stages and "stages" in data:
         r.problem(("stages",), "a process needs at least one stage")
-    return Process(name, short_name, membership, eligibility, parties, stages, report)
+    process = Process(name, short_name, membership, eligibility, parties, stages, report)
+    translations = _read_translations(r, r.table(data, "translations", ()), process)
+    return replace(process, translations=translations)
+
+
+def _translatable(process: Process) -> set[str]:
+    """The texts of a file that members read and a translation may replace."""
+    texts = {process.union, process.short_name, *process.parties}
+    if process.membership is not None:
+        texts.add(process.membership.counts)
+    for stage in process.stages:
+        texts.add(stage.title)
+        for question in stage.questions:
+            texts.add(question.question)
+            texts.update(question.options)
+    return texts
+
+
+def _read_translations(
+    r: _Reader, table: Mapping[str, Any], process: Process
+) -> dict[str, dict[str, str]]:
+    translatable = _translatable(process)
+    names = {c.name for s in process.stages for q in s.questions for c in q.candidates}
+    extras = {e.label for e in ExtraOption}
+    translations: dict[str, dict[str, str]] = {}
+    for language, texts in table.items():
+        path: Path = ("translations", language)
+        if language not in TRANSLATED_LANGUAGES:
+            known = ", ".join(TRANSLATED_LANGUAGES)
+            r.problem(
+                path,
+                f"unknown language {language!r} (the file is in English; translate to: {known})",
+            )
+            continue
+        if not isinstance(texts, dict):
+            r.problem(path, 'expected a table of "English text" = "translation"')
+            continue
+        found: dict[str, str] = {}
+        for source, translation in texts.items():
+            where: Path = (*path, source)
+            if not isinstance(translation, str) or not translation.strip():
+                r.problem(where, "expected a non-empty string")
+            elif source in translatable:
+                found[source] = translation
+            elif source in names:
+                r.problem(where, "a candidate's name is not translated")
+            elif source in extras:
+                r.problem(where, "the extra options' labels are translated by unionvote itself")
+            else:
+                r.problem(
+                    where,
+                    f"no text {source!r} in this file to translate (the key is the English "
+                    "text exactly as the file writes it)",
+                )
+        translations[language] = found
+    return translations
 
 
 def _read_parties(r: _Reader, data: Mapping[str, Any]) -> tuple[str, ...]:

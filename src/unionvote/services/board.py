@@ -535,6 +535,7 @@ class ResultsView:
     weight: int | None
     sources: tuple[tuple[str, str], ...]
     has_chart: bool
+    stage_title: str = ""  # the process's title of the stage, inside ``title`` (to translate)
 
 
 def _whole_percent(count: int, total: int) -> int:
@@ -598,7 +599,7 @@ def published_results(services: Services, stage_key: str) -> ResultsView:
     (``publication.missing``) before the report is published."""
     report = json.loads(read_published(services, stage_key, "report.json"))
     with services.db.sessions() as session:
-        row, _ = stage_row(session, stage_key)
+        row, stage = stage_row(session, stage_key)
         has_chart = CHART_FILE in published_names(session, row)
     turnout = report["turnout"]
     ballots = int(turnout["ballots"])
@@ -623,4 +624,5 @@ def published_results(services: Services, stage_key: str) -> ResultsView:
             if value is not None
         ),
         has_chart=has_chart,
+        stage_title=stage.title,
     )

@@ -15,12 +15,11 @@ from unionvote.crypto.trustees import PedersenTrustees, key_owners
 from unionvote.domain.errors import DomainError
 from unionvote.services.context import Services
 from unionvote.services.credentials import DeliveryStats, delivery_stats
-from unionvote.services.elections import (  # the record's own setup names its trustees
+from unionvote.services.elections import (
     ElectionStatus,
-    _election,
-    _setup_of,
     do_setup_election,
     election_status,
+    record_trustees,
 )
 from unionvote.services.process import load_process, stage_row
 from unionvote.services.registration import RegistrationStats, registration_stats
@@ -93,9 +92,9 @@ class DecryptionProgress:
 
 
 def decryption_progress(services: Services, stage_key: str) -> DecryptionProgress:
+    items = record_trustees(services, stage_key)  # the record's own setup names its trustees
     with services.db.sessions() as session:
         row, _ = stage_row(session, stage_key)
-        items = _setup_of(session, _election(session, row)).trustees
         done = session.scalars(
             select(PartialDecryptionRow.owner)
             .join(ElectionRow, ElectionRow.id == PartialDecryptionRow.election_id)

@@ -100,6 +100,7 @@ __all__ = [
     "election_definition",
     "election_status",
     "export_record",
+    "record_trustees",
 ]
 
 SUBTALLIES_FILE: Final = "subtallies.json"
@@ -878,6 +879,14 @@ def election_definition(services: Services, stage_key: str) -> Election:
     with services.db.sessions() as session:
         stage = _stage(session, stage_key)
         return _setup_of(session, _election(session, stage)).election
+
+
+def record_trustees(services: Services, stage_key: str) -> tuple[TrusteeItem, ...]:
+    """The trustees as the record's setup names them, in order: a partial decryption's
+    ``owner`` is a position in :func:`~unionvote.crypto.trustees.key_owners` of these."""
+    with services.db.sessions() as session:
+        stage = _stage(session, stage_key)
+        return _setup_of(session, _election(session, stage)).trustees
 
 
 def export_record(services: Services, stage_key: str, path: Path) -> ExportedRecord:

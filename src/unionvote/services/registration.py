@@ -19,7 +19,7 @@ Choices, and why:
   (with a per-code salt, bound to the stage and the member). A wrong code spends the member's
   outstanding code, so a code can be guessed at most once (one chance in a million); a new code
   is sent at most once a minute. The code request answers the same whether or not the card
-  number exists.
+  number exists. The email is in English or Spanish, the language the member asked in.
 - The frozen snapshot decides eligibility: a member changed in the roll after the freeze is
   judged by the electorate that was published.
 """
@@ -34,7 +34,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -523,11 +523,69 @@ CODE_SENT = (
 )
 
 
+_MONTHS_ES: Final = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
+                     "septiembre", "octubre", "noviembre", "diciembre")  # fmt: skip
+
+_CODE_TEXTS: Final = {
+    "en": {
+        "subject": "Your registration code for the {title}",
+        "body": (
+            "Hello {name},\n\n"
+            "Your one-time code to register for the {title} ({union}) is:\n\n"
+            "    {code}\n\n"
+            "It works once, until {until}. Enter it with your card number on the registration "
+            "page.\n\n"
+            "If you did not ask for this code, you can ignore this message: nobody can register "
+            "in your name without it.\n"
+        ),
+    },
+    "es": {
+        "subject": "Su código para inscribirse: {title}",
+        "body": (
+            "Hola, {name}:\n\n"
+            "Su código de un solo uso para inscribirse en {title} ({union}) es:\n\n"
+            "    {code}\n\n"
+            "Funciona una sola vez, hasta el {until}. Escríbalo con su número de miembro en la "
+            "página de inscripción.\n\n"
+            "Si usted no pidió este código, puede ignorar este mensaje: nadie puede inscribirse "
+            "en su nombre sin él.\n"
+        ),
+    },
+}
+
+
+def _until(at: datetime.datetime, language: str) -> str:
+    if language == "es":
+        return f"{at.day} de {_MONTHS_ES[at.month - 1]} de {at:%Y} a las {at:%H:%M} UTC"
+    return _when(at)
+
+
+def _code_mail(
+    member: Member, title: str, union: str, code: str, expires: datetime.datetime, language: str
+) -> Mail:
+    language = language if language in _CODE_TEXTS else "en"
+    texts = _CODE_TEXTS[language]
+    fields = {
+        "name": member.first_name or member.last_name,
+        "title": title,
+        "union": union,
+        "code": code,
+        "until": _until(expires, language),
+    }
+    return Mail(
+        to=member.email,
+        subject=texts["subject"].format(**fields),
+        text=texts["body"].format(**fields),
+        language=language,
+    )
+
+
 def do_request_code(
-    services: Services, stage_key: str, card_number: str, mailer: Mailer
+    services: Services, stage_key: str, card_number: str, mailer: Mailer, *, language: str = "en"
 ) -> CodeRequest:
-    """Email a six-digit registration code to the address the roll has for this card number
-    (after the transaction commits). The answer does not say whether the card exists."""
+    """Email a six-digit registration code to the address the roll has for this card number,
+    in ``language`` (``en`` or ``es``; any other: English), after the transaction commits.
+    The answer does not say whether the card exists."""
     with services.transaction() as tx:
         row, stage = _member_stage(tx.session, stage_key)
         refusal = _window_refusal(row, stage.title, tx.at)
@@ -549,21 +607,15 @@ def do_request_code(
             return CodeRequest(CODE_SENT)
         code, expires = issued
         union = load_process(tx.session).process.union
-        mail = Mail(
-            to=member.email,
-            subject=f"Your registration code for the {stage.title}",
-            text=(
-                f"Hello {member.first_name or member.last_name},\n\n"
-                f"Your one-time code to register for the {stage.title} ({union}) is:\n\n"
-                f"    {code}\n\n"
-                f"It works once, until {_when(expires)}. Enter it with your card number on "
-                "the registration page.\n\n"
-                "If you did not ask for this code, you can ignore this message: nobody can "
-                "register in your name without it.\n"
-            ),
-        )
+        mail = _code_mail(member, stage.title, union, code, expires, language)
         tx.after_commit(lambda: _send(mailer, mail))
-        tx.audit("registration.code", member.card_number, stage=stage_key, sent=True)
+        tx.audit(
+            "registration.code",
+            member.card_number,
+            stage=stage_key,
+            sent=True,
+            language=mail.language,
+        )
     return CodeRequest(CODE_SENT)
 
 

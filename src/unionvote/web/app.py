@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from unionvote import __version__
 from unionvote.domain.errors import DomainError
+from unionvote.domain.process import Process
 from unionvote.mail import Mail, Mailer, MailError, SMTPMailer
 from unionvote.services.board import BoardVerifier
 from unionvote.services.context import Services
@@ -134,12 +135,13 @@ def build_mailer(settings: WebSettings) -> Mailer | None:
     )
 
 
-def _union_name(services: Services) -> str:
+def _process(services: Services) -> Process | None:
+    """The loaded process (parsed once per digest by ``load_process``), or None before one."""
     try:
         with services.db.sessions() as session:
-            return load_process(session).process.union
+            return load_process(session).process
     except DomainError:
-        return "unionvote"
+        return None
 
 
 def create_app(settings: WebSettings, *, services: Services | None = None) -> FastAPI:
@@ -165,7 +167,7 @@ def create_app(settings: WebSettings, *, services: Services | None = None) -> Fa
     app.state.catalogs = catalogs
     app.state.templates = make_environment()
     app.state.mailer = build_mailer(settings)
-    app.state.union_name = lambda: _union_name(services)
+    app.state.process = lambda: _process(services)
     app.state.verifier = BoardVerifier(services)
     app.state.limiter = RateLimiter(
         window_seconds=settings.rate_window_seconds,

@@ -1,6 +1,11 @@
 """Rendering pages: one Jinja2 environment (autoescaped, with gettext) and :func:`render`,
 which every route module uses so that every page gets the same context — the language, the
 CSP nonce for the import map, the CSRF token, the union's name and the language switch.
+
+Text from the process file (stage titles, questions, options, parties, the union's name) goes
+through the ``process_text`` filter: the file's ``[translations.<lang>]`` for the page's
+language, the catalog for the extra options' labels, else the file's own text. The booth's
+labels are only shown: what the browser sends is the ballot, whose answers are positions.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from jinja2.runtime import Context
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from unionvote.domain.process import ExtraOption, Process
 from unionvote.web.i18n import LANGUAGES, gettext, ngettext
 from unionvote.web.security import csrf_token
 
@@ -37,6 +43,24 @@ def _number(context: Context, value: int) -> str:
     return format_decimal(value, locale=context.get("lang", "en"))
 
 
+def _extra_option(label: str) -> str:
+    """An extra option's label (as the record writes it) in the page's language."""
+    words = {
+        ExtraOption.UNDECIDED.label: gettext("Undecided"),
+        ExtraOption.NO_ENDORSEMENT.label: gettext("No endorsement"),
+        ExtraOption.WRITE_IN.label: gettext("Write-in"),
+    }
+    return words.get(label, label)
+
+
+@pass_context
+def _process_text(context: Context, text: str) -> str:
+    """A text from the process file in the page's language (see the module docstring)."""
+    translations: Mapping[str, str] = context.get("process_texts") or {}
+    found = translations.get(text)
+    return found if found is not None else _extra_option(text)
+
+
 def make_environment(directory: Path = TEMPLATES_DIR) -> Environment:
     environment = Environment(
         loader=FileSystemLoader(directory),
@@ -50,6 +74,7 @@ def make_environment(directory: Path = TEMPLATES_DIR) -> Environment:
     )
     environment.globals["import_map"] = IMPORT_MAP
     environment.filters["number"] = _number
+    environment.filters["process_text"] = _process_text
     return environment
 
 
@@ -76,13 +101,17 @@ def render(
     """The page ``template`` rendered in the request's language."""
     environment: Environment = request.app.state.templates
     language: str = getattr(request.state, "lang", "en")
+    process: Process | None = request.app.state.process()
+    translations = process.translations.get(language, {}) if process is not None else {}
+    union = process.union if process is not None else "unionvote"
     values: dict[str, Any] = {
         "request": request,
         "lang": language,
         "language_links": _switch_links(request, language),
         "csp_nonce": getattr(request.state, "csp_nonce", ""),
         "csrf_token": csrf_token(request),
-        "union_name": request.app.state.union_name(),
+        "union_name": translations.get(union, union),
+        "process_texts": translations,
     }
     values.update(context or {})
     html = environment.get_template(template).render(values)

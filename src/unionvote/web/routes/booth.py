@@ -248,7 +248,8 @@ def register(
 ) -> Response:
     limiter.hit("register-address", client_address(request))
     if action == "send-code" and mailer is not None:
-        asked = do_request_code(services, stage, card_number, mailer)
+        language: str = getattr(request.state, "lang", "en")
+        asked = do_request_code(services, stage, card_number, mailer, language=language)
         if asked.message != CODE_SENT:  # the window is closed: the same for every card
             message = _registration_message(Outcome.OUTSIDE_WINDOW)
             return _register_page(request, stage, services, error=message, card_number=card_number)
