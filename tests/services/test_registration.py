@@ -40,6 +40,7 @@ from unionvote.services.roll import ELECTORATE_FILE, do_freeze_eligibility, do_i
 from unionvote.storage.database import Database
 from unionvote.storage.models import (
     AuditEntry,
+    Member,
     OneTimeCode,
     PublishedFile,
     Registration,
@@ -352,3 +353,48 @@ def test_a_code_request_says_nothing_about_the_card(
     do_request_code(services, STAGE, "1031356", mailer)
     refused = by_code(services, "1031356", inbox.code())
     assert refused.outcome is Outcome.NOT_ELIGIBLE and "arrears" in refused.message
+
+
+class _Outbox:
+    def __init__(self) -> None:
+        self.sent: list[object] = []
+
+    def send(self, mail: object) -> str:
+        self.sent.append(mail)
+        return "<id@test>"
+
+
+def scrypt_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the scrypt hashes computed (the costly part of issuing a code)."""
+    import hashlib
+
+    calls: list[int] = []
+    real = hashlib.scrypt
+
+    def counting(*args: Any, **kwargs: Any) -> bytes:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hashlib, "scrypt", counting)
+    return calls
+
+
+def test_a_code_request_does_the_same_work_for_any_card(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unknown card, card without an address, a real one, the real one again too soon: one
+    code hash each, so the time taken does not tell which it was."""
+    services, _ = setup_stage(database)
+    with database.transaction() as session:
+        no_address = session.scalars(select(Member).where(Member.email == "")).first()
+        no_address_card = no_address.card_number if no_address is not None else None
+    outbox = _Outbox()
+    calls = scrypt_calls(monkeypatch)
+    cards = ["Z-NOBODY", "1040260", "1040260"] + ([no_address_card] if no_address_card else [])
+    work = []
+    for card in cards:
+        before = len(calls)
+        do_request_code(services, STAGE, card, outbox)
+        work.append(len(calls) - before)
+    assert work == [1] * len(cards)
+    assert len(outbox.sent) == 1

@@ -34,26 +34,44 @@ from unionvote.services.signin import (
 from unionvote.storage.database import Database
 from unionvote.storage.models import AuditEntry, Member, OneTimeCode, StageRow
 
+HERE, ELSEWHERE = "attempts-from-here", "attempts-from-elsewhere"
+"""Attempt keys: the website makes them from the card number and the client's address."""
+
 
 def test_outcomes_lockout_and_audit(database: Database) -> None:
     vote = make_vote(database)
     with database.transaction() as session:
         session.execute(update(Member).values(postal_code="48201"))
     services, card = vote.services, vote.cards[0]
-    ok = do_sign_in(services, STAGE, f" {card.lower()} ", last_name="TEST", postal_code="48201")
+    ok = do_sign_in(
+        services,
+        STAGE,
+        f" {card.lower()} ",
+        attempt_key=HERE,
+        last_name="TEST",
+        postal_code="48201",
+    )
     assert ok.signed_in and ok.card_number == card
-    stranger = do_sign_in(services, STAGE, "Z-SECRET-GUESS", last_name="Doe", postal_code="1")
-    wrong = do_sign_in(services, STAGE, card, last_name="Other", postal_code="48201")
+    stranger = do_sign_in(
+        services, STAGE, "Z-SECRET-GUESS", attempt_key="s", last_name="Doe", postal_code="1"
+    )
+    wrong = do_sign_in(
+        services, STAGE, card, attempt_key=HERE, last_name="Other", postal_code="48201"
+    )
     assert (
         stranger.outcome is SignInOutcome.UNKNOWN and wrong.outcome is SignInOutcome.WRONG_DETAILS
     )
     assert stranger.message == wrong.message  # an unknown card tells nothing more
     for _ in range(MAX_FAILURES - 1):
-        do_sign_in(services, STAGE, card, last_name="Other", postal_code="48201")
-    locked = do_sign_in(services, STAGE, card, last_name="Test", postal_code="48201")
+        do_sign_in(services, STAGE, card, attempt_key=HERE, last_name="Other", postal_code="48201")
+    locked = do_sign_in(
+        services, STAGE, card, attempt_key=HERE, last_name="Test", postal_code="48201"
+    )
     assert locked.outcome is SignInOutcome.LOCKED and not locked.signed_in
     vote.clock.advance(minutes=16)
-    assert do_sign_in(services, STAGE, card, last_name="Test", postal_code="48201").signed_in
+    assert do_sign_in(
+        services, STAGE, card, attempt_key=HERE, last_name="Test", postal_code="48201"
+    ).signed_in
     with database.transaction() as session:
         entries = session.execute(
             select(AuditEntry.action, AuditEntry.subject, AuditEntry.detail).where(
@@ -62,7 +80,43 @@ def test_outcomes_lockout_and_audit(database: Database) -> None:
         ).all()
     text = json.dumps([tuple(e) for e in entries])
     assert "Z-SECRET-GUESS" not in text and "Doe" not in text and "Other" not in text
-    assert ("signin.refused", STAGE) in {(a, s) for a, s, _ in entries}
+    assert ("signin.failed", "s") in {(a, s) for a, s, _ in entries}
+
+
+def test_failures_elsewhere_never_lock_a_member_out(database: Database) -> None:
+    """Someone who knows a member's number and fails from their own machine is refused
+    there; the member, signing in from theirs with the right details, is not."""
+    vote = make_vote(database)
+    with database.transaction() as session:
+        session.execute(update(Member).values(postal_code="48201"))
+    services, card = vote.services, vote.cards[0]
+    for _ in range(MAX_FAILURES):
+        do_sign_in(services, STAGE, card, attempt_key=ELSEWHERE, last_name="X", postal_code="1")
+    there = do_sign_in(
+        services, STAGE, card, attempt_key=ELSEWHERE, last_name="Test", postal_code="48201"
+    )
+    assert there.outcome is SignInOutcome.LOCKED
+    mine = do_sign_in(
+        services, STAGE, card, attempt_key=HERE, last_name="Test", postal_code="48201"
+    )
+    assert mine.signed_in
+
+
+def test_an_unknown_number_is_refused_exactly_like_a_real_one(database: Database) -> None:
+    """Numbers that match no member are counted too: the sixth wrong try does not tell a
+    real number from a made-up one."""
+    vote = make_vote(database)
+    services = vote.services
+    answers = {}
+    for card, key in ((vote.cards[1], "a"), ("Z-MADE-UP", "b")):
+        answers[card] = [
+            do_sign_in(services, STAGE, card, attempt_key=key, last_name="X", postal_code="1")
+            for _ in range(MAX_FAILURES + 1)
+        ]
+    real, made_up = answers[vote.cards[1]], answers["Z-MADE-UP"]
+    assert [a.message for a in real] == [a.message for a in made_up]
+    assert real[-1].outcome is made_up[-1].outcome is SignInOutcome.LOCKED
+    assert "Z-MADE-UP" not in audit(database)
 
 
 # -- sign-in codes by email -------------------------------------------------------------------
@@ -129,9 +183,9 @@ def test_a_sign_in_code_by_email(database: Database, mail: tuple[Inbox, SMTPMail
         (stored,) = session.scalars(select(OneTimeCode)).all()
     assert code not in stored.code_hash and stored.code_hash.startswith("scrypt$")
     assert code not in audit(database)
-    signed = do_sign_in(services, STAGE, card, code=code)
+    signed = do_sign_in(services, STAGE, card, attempt_key=HERE, code=code)
     assert signed.signed_in and signed.card_number == card
-    again = do_sign_in(services, STAGE, card, code=code)  # one chance: spent
+    again = do_sign_in(services, STAGE, card, attempt_key=HERE, code=code)  # one chance: spent
     assert again.outcome is SignInOutcome.WRONG_DETAILS
     assert any(
         action == "signin.signed-in" and json.loads(detail)["method"] == "code"
@@ -148,7 +202,9 @@ def test_the_code_mail_in_spanish(database: Database, mail: tuple[Inbox, SMTPMai
     assert message["Content-Language"] == "es" and subject.startswith("Su código")
     body = message.get_payload(decode=True)
     assert isinstance(body, bytes) and "Hola, Member1:" in body.decode()
-    assert do_sign_in(vote.services, STAGE, vote.cards[1], code=inbox.code()).signed_in
+    assert do_sign_in(
+        vote.services, STAGE, vote.cards[1], attempt_key=HERE, code=inbox.code()
+    ).signed_in
     do_request_signin_code(vote.services, STAGE, vote.cards[2], mailer, language="fr")
     assert inbox.messages[-1]["Content-Language"] == "en"  # no French: English
 
@@ -170,8 +226,8 @@ def test_a_code_request_never_tells_whether_a_card_exists(
     ]
     assert len({(a.answer, a.message) for a in answers}) == 1  # word for word the same
     assert [m["To"] for m in inbox.messages] == [f"{vote.cards[0].lower()}@members.example"]
-    stranger = do_sign_in(services, STAGE, "Z-SECRET-GUESS", code="123456")
-    wrong = do_sign_in(services, STAGE, vote.cards[1], code="123456")
+    stranger = do_sign_in(services, STAGE, "Z-SECRET-GUESS", attempt_key=HERE, code="123456")
+    wrong = do_sign_in(services, STAGE, vote.cards[1], attempt_key=HERE, code="123456")
     assert stranger.message == wrong.message
     assert "Z-SECRET-GUESS" not in audit(database)
 
@@ -212,7 +268,7 @@ def test_one_code_a_minute_and_each_code_for_its_purpose(
     vote.clock.advance(minutes=1)
     registration = _registration_code(vote, card)  # replaces the unspent sign-in code
     assert registration is not None
-    assert do_sign_in(services, STAGE, card, code=registration).outcome is (
+    assert do_sign_in(services, STAGE, card, attempt_key=HERE, code=registration).outcome is (
         SignInOutcome.WRONG_DETAILS
     )
     registration = _registration_code(vote, other)
@@ -235,7 +291,7 @@ def test_codes_expire_and_only_while_voting(
     services, card = vote.services, vote.cards[0]
     do_request_signin_code(services, STAGE, card, mailer)
     vote.clock.advance(minutes=31)
-    assert not do_sign_in(services, STAGE, card, code=inbox.code()).signed_in
+    assert not do_sign_in(services, STAGE, card, attempt_key=HERE, code=inbox.code()).signed_in
     do_close(services, STAGE)
     closed = do_request_signin_code(services, STAGE, card, mailer)
     assert closed.answer is CodeAnswer.VOTING_NOT_OPEN and len(inbox.messages) == 1
@@ -253,3 +309,24 @@ def test_a_refused_mail_is_logged_not_told(
     assert answer.answer is CodeAnswer.SENT_IF_KNOWN and answer.message == CODE_SENT
     assert "was refused (code 550)" in caplog.text
     assert "@members.example" not in caplog.text
+
+
+def test_a_code_request_does_the_same_work_for_any_card(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unknown card, a member without an address, a voter, the voter again too soon: one
+    code hash each, so the time taken does not tell which it was."""
+    from test_registration import _Outbox, scrypt_calls
+
+    vote = with_addresses(database)
+    with database.transaction() as session:
+        session.execute(update(Member).where(Member.card_number == vote.cards[1]).values(email=""))
+    outbox = _Outbox()
+    calls = scrypt_calls(monkeypatch)
+    work = []
+    for card in ("Z-NOBODY", vote.cards[1], vote.cards[0], vote.cards[0]):
+        before = len(calls)
+        do_request_signin_code(vote.services, STAGE, card, outbox)
+        work.append(len(calls) - before)
+    assert work == [1, 1, 1, 1]
+    assert len(outbox.sent) == 1

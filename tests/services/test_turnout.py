@@ -20,45 +20,63 @@ def cast_at(vote, hour: int, voters: list[int]) -> None:
 
 
 def test_small_states_join_the_other_states_and_so_may_the_smallest(database: Database) -> None:
-    # The roll: members 0-6 in MI, 7-10 in OH, 11 in WY, 12 with no state; minimum 3.
-    vote = make_vote(database, minimum=3)
+    # The roll: members 0-6 in MI, 7-10 in OH, 11 in WY, 12 with no state; minimum 2.
+    vote = make_vote(database, minimum=2)
     cast_at(vote, 1, [0, 1, 2])
-    cast_at(vote, 2, [7, 8, 9, 11])
+    cast_at(vote, 2, [7, 8, 11])
     cast_at(vote, 3, [0, 12])  # member 0 votes again: still counted once, in hour 1
     result = turnout(vote.services, "membership-vote")
-    assert result.bucket == "hour" and result.min_group_size == 3
+    assert result.bucket == "hour" and result.min_group_size == 2
     assert result.periods == tuple(OPENS + h * HOUR for h in (1, 2, 3))
-    # WY and no-state (2 voters) would be a small "other" group: MI (3, the smallest shown by
-    # name among equals) joins them, so the other group has 5.
+    # WY and no-state (2 voters of 2) would be an "other" group where everyone voted: OH
+    # (2 of 4, the smallest shown) joins them, so the other group has 4 voters of 6.
     shown = {g.label: (g.voters, g.credentials, g.per_period) for g in result.groups}
     assert shown == {
-        "OH": (3, 4, (0, 3, 0)),
-        OTHER_STATES: (5, 9, (3, 1, 1)),
+        "MI": (3, 7, (3, 0, 0)),
+        OTHER_STATES: (4, 6, (0, 3, 1)),
     }
-    assert [g.label for g in result.groups] == ["OH", OTHER_STATES]
-    assert result.voters == 8 and result.credentials == 13
-    assert result.per_period == (3, 4, 1)
-    assert all(g.voters == 0 or g.voters >= 3 for g in result.groups)
+    assert [g.label for g in result.groups] == ["MI", OTHER_STATES]
+    assert result.voters == 7 and result.credentials == 13
+    assert result.per_period == (3, 3, 1)
+    assert all(g.voters >= 2 and g.credentials - g.voters >= 2 for g in result.groups)
 
 
 def test_no_group_says_that_nobody_in_it_voted(database: Database) -> None:
-    vote = make_vote(database, minimum=3)
-    cast_at(vote, 1, [0, 1, 2, 3, 4, 7, 8, 9])
+    vote = make_vote(database, minimum=2)
+    cast_at(vote, 1, [0, 1, 2, 3, 7, 8])
     result = turnout(vote.services, "membership-vote", bucket="day")
     assert result.bucket == "day"
     assert result.periods == (OPENS.replace(hour=0),)
     # WY and no-state voted 0 times: shown alone as 0 of 2 that would tell; OH joins them.
     shown = {g.label: (g.voters, g.credentials) for g in result.groups}
-    assert shown == {"MI": (5, 7), OTHER_STATES: (3, 6)}
+    assert shown == {"MI": (4, 7), OTHER_STATES: (2, 6)}
 
 
-def test_every_state_large_enough_is_shown(database: Database) -> None:
+def test_no_group_says_that_everyone_in_it_voted(database: Database) -> None:
+    """Every member in OH voted: "4 of 4" would tell each one's choice to vote, so OH is
+    not shown on its own, however many voted."""
+    vote = make_vote(database, minimum=2)
+    cast_at(vote, 1, [0, 1, 2, 7, 8, 9, 10])
+    result = turnout(vote.services, "membership-vote")
+    shown = {g.label: (g.voters, g.credentials) for g in result.groups}
+    assert shown == {"MI": (3, 7), OTHER_STATES: (4, 6)}
+
+
+def test_every_state_large_enough_both_ways_is_shown(database: Database) -> None:
+    vote = make_vote(database, minimum=1)
+    cast_at(vote, 1, [0, 1, 2, 3, 4, 5, 7, 8, 9, 12])
+    result = turnout(vote.services, "membership-vote")
+    labels = [g.label for g in result.groups]
+    # WY (0 of 1) and no-state (1 of 1) go together: 1 of 2
+    assert labels == ["MI", "OH", OTHER_STATES]
+    assert [(g.voters, g.credentials) for g in result.groups] == [(6, 7), (3, 4), (1, 2)]
+
+
+def test_when_every_member_voted_only_the_totals_are_shown(database: Database) -> None:
     vote = make_vote(database, minimum=1)
     cast_at(vote, 1, list(range(13)))
     result = turnout(vote.services, "membership-vote")
-    labels = [g.label for g in result.groups]
-    assert labels == ["MI", "OH", "WY", "no state on the roll"]
-    assert [g.voters for g in result.groups] == [7, 4, 1, 1]
+    assert [(g.label, g.voters, g.credentials) for g in result.groups] == [(OTHER_STATES, 13, 13)]
     assert result.groups[0].percent == 100.0
 
 

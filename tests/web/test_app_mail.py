@@ -120,3 +120,58 @@ def test_the_registration_code_email_follows_the_page_language(
         data={"csrf_token": csrf_of(page.text), "card_number": "1040260", "code": code},
     )
     assert "You are registered" in registered.text
+
+
+def test_a_code_is_mailed_only_after_the_answer_has_gone(database: Database) -> None:
+    """The code's mail is sent after the response: a request for a real card answers as
+    fast as one for a made-up card (the code is committed before, so nothing is lost)."""
+    import asyncio
+    from urllib.parse import urlencode
+
+    from starlette.types import Message
+
+    client = registration_client(database)
+    token = csrf_of(client.get(f"/register/{STAGE}").text)
+    cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+    sent: list[Message] = []
+    seen_at_mail: list[list[str]] = []
+
+    class Recorder:
+        def send(self, mail: Mail) -> str:
+            seen_at_mail.append([m["type"] for m in sent])
+            return "<id@test>"
+
+    client.app.state.mailer = Recorder()
+    body = urlencode(
+        {"csrf_token": token, "card_number": "1040260", "action": "send-code"}
+    ).encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": f"/register/{STAGE}",
+        "raw_path": f"/register/{STAGE}".encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/x-www-form-urlencoded"),
+            (b"content-length", str(len(body)).encode()),
+            (b"cookie", cookie.encode()),
+        ],
+        "client": ("192.0.2.9", 5000),
+        "server": ("testserver", 80),
+    }
+    chunks = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> Message:
+        return chunks.pop(0) if chunks else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    asyncio.run(client.app(scope, receive, send))
+    assert sent[0]["status"] == 200
+    assert seen_at_mail == [["http.response.start", "http.response.body"]]

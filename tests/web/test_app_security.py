@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from staff_support import add_staff, sign_in
 from web_support import STAGE, csrf_of, make_site
 
 from unionvote.storage.database import Database
@@ -101,16 +102,23 @@ def test_an_oversized_request_gets_413(database: Database) -> None:
     assert streamed.status_code == 413
 
 
-def test_a_trustee_upload_may_be_larger_but_not_unbounded(database: Database) -> None:
+def test_only_a_staff_upload_path_may_be_larger_and_never_unbounded(database: Database) -> None:
     site = make_site(database)
+    add_staff(site)
     path = f"/trustee/stages/{STAGE}/partial-decryption"
-    # Past the general 64 KiB limit a trustee's path is still read (and then refused for want
-    # of a signed-in trustee, not for its size); past the trustee limit it is refused unread.
+    # Without a staff session the general 64 KiB limit holds, before any form is parsed.
+    assert site.client.post(path, content=b" " * (100 * 1024)).status_code == 413
+    sign_in(site, "tomas")
+    # A trustee's upload path is still read past 64 KiB (and then refused for what it
+    # says, not for its size); past the trustee limit it is refused unread.
     larger = site.client.post(path, content=b" " * (100 * 1024))
     assert larger.status_code != 413
     huge = site.client.post(path, content=b" " * (17 * 1024 * 1024))
     assert huge.status_code == 413
     assert "16384 KiB" in huge.text
+    # Any other path under /trustee keeps the general limit.
+    for other in (f"/trustee/stages/{STAGE}/nothing-here", "/trustee/x/partial-decryption"):
+        assert site.client.post(other, content=b" " * (100 * 1024)).status_code == 413
 
 
 def test_too_many_sign_in_attempts_from_one_address_get_429(database: Database) -> None:

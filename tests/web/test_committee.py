@@ -99,6 +99,10 @@ def test_who_has_voted_policy_through_the_pages(database: Database) -> None:
     assert done.status_code == 200 and "given to every side alike" in done.text
     listed = site.client.get(f"{PAGE}/voters")
     assert listed.status_code == 200 and site.vote.cards[4] in listed.text
+    # the day a member first voted, never the time: the board's order could link it to a ballot
+    voted = site.vote.clock.now()
+    assert voted.strftime("%Y-%m-%d") in listed.text
+    assert voted.strftime("%H:%M") not in listed.text
     site.client.post("/staff/logout", data={"csrf_token": csrf_of(listed.text)})
     sign_in(site, "omar")
     assert site.vote.cards[4] in site.client.get(f"{PAGE}/voters").text

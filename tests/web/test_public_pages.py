@@ -3,8 +3,12 @@ record download, find my ballot."""
 
 from __future__ import annotations
 
+import threading
+
+import pytest
 from web_support import JOBS, NONE, STAGE, A, B, make_site
 
+from unionvote.services import board
 from unionvote.services.board import board_page
 from unionvote.storage.database import Database
 
@@ -27,6 +31,18 @@ def test_home_board_record_and_find(database: Database) -> None:
     assert board.status_code == 200
     assert board.text.index(third.tracker) < board.text.index(first.tracker)
     assert "Not yet verified" in board.text
+    # the day only, on the board, in "find my ballot" and the API: no time to link a ballot
+    # to a member whose time of voting someone knows
+    day, minute = (
+        site.vote.clock.now().strftime("%Y-%m-%d"),
+        site.vote.clock.now().strftime("%H:%M"),
+    )
+    assert day in board.text and minute not in board.text
+    found = site.client.get(f"/stages/{STAGE}/find", params={"tracker": third.tracker})
+    assert day in found.text and minute not in found.text
+    api = site.client.get(f"/api/stages/{STAGE}/ballots/{third.tracker}").json()
+    assert api["received_on"] == day and "received_at" not in api
+    assert site.client.get(f"/stages/{STAGE}/board", params={"before": 10**30}).status_code == 422
     record = site.client.get(f"/stages/{STAGE}/record.bel")
     assert record.status_code == 200 and record.content.startswith(b"BELENIOS")
     found = site.client.get(f"/stages/{STAGE}/find", params={"tracker": f" {first.tracker} "})
@@ -49,5 +65,51 @@ def test_the_board_verifies_the_record_and_says_for_which_head(database: Databas
     assert "Verified: every check passed." in site.client.get(f"/stages/{STAGE}/board").text
     site.vote.cast(1, (B, NONE))
     later = verifier.status(STAGE)
-    assert not later.current and later.events_since == 1 and verifier.needs_run(STAGE)
+    assert not later.current and later.events_since == 1
+    assert not verifier.needs_run(STAGE)  # checked less than the interval ago
+    site.vote.clock.advance(minutes=15)
+    assert verifier.needs_run(STAGE)
     assert "Verified up to an earlier point" in site.client.get(f"/stages/{STAGE}/board").text
+
+
+def test_the_board_checks_at_most_once_per_interval(database: Database) -> None:
+    site = make_site(database, verify_board=True, board_check_interval_seconds=600)
+    site.vote.cast(0, (A, JOBS))
+    board = site.client.get(f"/stages/{STAGE}/board").text  # starts the first check
+    assert "at most once every 10 minutes" in board
+    assert "Verified: every check passed." in site.client.get(f"/stages/{STAGE}/board").text
+    site.vote.cast(1, (B, NONE))
+    for _ in range(3):  # shown again and again: no new check within the interval
+        page = site.client.get(f"/stages/{STAGE}/board").text
+        assert "Verified up to an earlier point" in page
+    site.vote.clock.advance(minutes=10)
+    site.client.get(f"/stages/{STAGE}/board")
+    assert "Verified: every check passed." in site.client.get(f"/stages/{STAGE}/board").text
+
+
+def test_one_check_at_a_time_for_the_whole_site(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = make_site(database)
+    site.vote.cast(0, (A, JOBS))
+    verifier = site.client.app.state.verifier
+    inside, release = threading.Event(), threading.Event()
+    real = board.verify_record
+
+    def slow(path):  # type: ignore[no-untyped-def]
+        inside.set()
+        release.wait(60)
+        return real(path)
+
+    monkeypatch.setattr(board, "verify_record", slow)
+    running = threading.Thread(target=verifier.verify, args=(STAGE,))
+    running.start()
+    assert inside.wait(60)
+    try:
+        assert verifier.status(STAGE).running and not verifier.needs_run(STAGE)
+        verifier.verify_if_due(STAGE)  # a second request: nothing started
+        assert verifier.verify(STAGE).verified_head is None
+    finally:
+        release.set()
+        running.join(60)
+    assert verifier.status(STAGE).passed is True

@@ -1,6 +1,7 @@
 """The trustees' pages: the decryption request to download, a partial decryption made by
-``unionvote trustee decrypt`` uploaded and accepted, a tampered one refused with nothing
-recorded, what is still missing, and the committee computing the result afterwards."""
+``unionvote trustee decrypt`` uploaded and accepted, a tampered one or another trustee's
+refused with nothing recorded, what is still missing, and the committee computing the result
+afterwards."""
 
 from __future__ import annotations
 
@@ -10,12 +11,19 @@ import sys
 from pathlib import Path
 
 from staff_support import add_staff, sign_in
-from web_support import STAGE, make_site
+from web_support import STAGE, csrf_of, make_site
 
 from unionvote.domain.trustee_work import TrusteeState
 from unionvote.services.audit import audit_log
-from unionvote.services.elections import do_close, do_tally, election_status
+from unionvote.services.elections import (
+    do_add_partial_decryption,
+    do_close,
+    do_tally,
+    election_status,
+)
+from unionvote.services.staff import do_add_staff
 from unionvote.storage.database import Database
+from unionvote.storage.models import StageRow, Trustee
 
 A, NONE = (1, 0, 0), (0, 0, 0)
 PAGE = f"/trustee/stages/{STAGE}"
@@ -55,9 +63,22 @@ def upload(site, token: str, content: bytes):
     )
 
 
+def name_trustees(database: Database) -> None:
+    """The stage's trustees as the ceremony names them: the server's key (position 0, owner
+    1) and the group at positions 1 to 3 (owners 2 to 4); Tomás is at position 2, owner 3."""
+    with database.transaction() as session:
+        stage = session.query(StageRow).filter_by(key=STAGE).one()
+        session.add(Trustee(stage_id=stage.id, position=0, name="server", kind="server"))
+        for position in (1, 2, 3):
+            session.add(
+                Trustee(stage_id=stage.id, position=position, name=f"T{position}", kind="pedersen")
+            )
+
+
 def tallied_site(database: Database):
     site = make_site(database)
     add_staff(site)
+    name_trustees(database)
     for voter in range(6):
         site.vote.cast(voter, (A, NONE))
     do_close(site.vote.services, STAGE)
@@ -99,29 +120,44 @@ def test_cli_partial_decryptions_are_accepted_and_a_tampered_one_refused(
     request.write_bytes(fetched.content)
 
     server = cli_decrypt(state_file(site, 1, tmp_path / "s1.json"), request, tmp_path / "p1.json")
-    obj = json.loads(server)
+    mine = cli_decrypt(state_file(site, 3, tmp_path / "s3.json"), request, tmp_path / "p3.json")
+    obj = json.loads(mine)
     obj["tally"]["decryption_factors"][0][0] = obj["tally"]["decryption_factors"][0][1]
     tampered = upload(site, token, json.dumps(obj).encode())
     assert tampered.status_code == 422
     assert "Your partial decryption was not accepted" in tampered.text
     assert "No trustee has decrypted yet." in tampered.text
 
-    accepted = upload(site, token, server)
+    accepted = upload(site, token, mine)
     assert accepted.status_code == 200, accepted.text
-    assert "trustee number 1" in accepted.text and "It is recorded." in accepted.text
-    assert "Still needed from the threshold group" in accepted.text
-    again = upload(site, token, server)
+    assert "trustee number 3" in accepted.text and "It is recorded." in accepted.text
+    assert "Still needed" in accepted.text  # the server's, and 2 of the group of 3
+    again = upload(site, token, mine)
     assert again.status_code == 422 and "already decrypted" in again.text
 
-    member = cli_decrypt(state_file(site, 3, tmp_path / "s3.json"), request, tmp_path / "p3.json")
-    accepted = upload(site, token, member)
-    assert "Still needed" in accepted.text  # 2 of the group of 3 must decrypt
-    member = cli_decrypt(state_file(site, 2, tmp_path / "s2.json"), request, tmp_path / "p2.json")
-    accepted = upload(site, token, member)
+    # the committee adds the server's own (as ``unionvote election decrypt-with-server-key``)
+    do_add_partial_decryption(site.vote.services, STAGE, server)
+    other = cli_decrypt(state_file(site, 2, tmp_path / "s2.json"), request, tmp_path / "p2.json")
+    site.client.post("/staff/logout", data={"csrf_token": token})
+    do_add_staff(
+        site.vote.services,
+        "ana",
+        display_name="Ana",
+        role="trustee",
+        password="trustee number one",
+        trustee_position=1,
+    )
+    page = site.client.get("/staff/login").text
+    site.client.post(
+        "/staff/login",
+        data={"csrf_token": csrf_of(page), "username": "ana", "password": "trustee number one"},
+    )
+    token = csrf_of(site.client.get(PAGE).text)
+    accepted = upload(site, token, other)
     assert "Enough trustees have decrypted" in accepted.text
 
     uploads = [line.actor for line in audit_log(site.vote.services, action="decryption.add")]
-    assert uploads == ["staff:tomas"] * 3
+    assert uploads == ["staff:tomas", "committee", "staff:ana"]
     site.client.post("/staff/logout", data={"csrf_token": token})
     committee = sign_in(site, "rosa")
     done = site.client.post(f"/committee/stages/{STAGE}/result", data={"csrf_token": committee})
@@ -135,3 +171,20 @@ def test_an_empty_upload_says_what_to_do(database: Database) -> None:
     response = site.client.post(f"{PAGE}/partial-decryption", data={"csrf_token": token})
     assert response.status_code == 422
     assert "Choose your partial decryption file first." in response.text
+
+
+def test_a_trustee_hands_in_only_their_own_partial_decryption(
+    database: Database, tmp_path: Path
+) -> None:
+    site = tallied_site(database)
+    token = sign_in(site, "tomas")  # position 2: owner 3
+    request = tmp_path / "request.json"
+    request.write_bytes(site.client.get(f"{PAGE}/decryption-request.json").content)
+    for owner in (1, 2):  # the server's key, and another group member's
+        theirs = cli_decrypt(
+            state_file(site, owner, tmp_path / f"s{owner}.json"), request, tmp_path / "p.json"
+        )
+        refused = upload(site, token, theirs)
+        assert refused.status_code == 422
+        assert f"this partial decryption is trustee {owner}&#39;s" in refused.text
+    assert list(audit_log(site.vote.services, action="decryption.add")) == []

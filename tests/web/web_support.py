@@ -93,8 +93,7 @@ def make_site(database: Database, *, https: bool = False, **settings: object) ->
     config = WebSettings(
         dev=not https,
         session_secret=SECRET,
-        verify_board=False,
-        **settings,  # type: ignore[arg-type]
+        **{"verify_board": False, **settings},  # type: ignore[arg-type]
     )
     app = create_app(config, services=vote.services)
     base = "https://testserver" if https else "http://testserver"

@@ -23,6 +23,7 @@ from unionvote import __version__
 from unionvote.cli import audited as audited_cli
 from unionvote.cli import credentials as credentials_cli
 from unionvote.cli import election as election_cli
+from unionvote.cli import questionnaire as questionnaire_cli
 from unionvote.cli import registration as registration_cli
 from unionvote.cli import report as report_cli
 from unionvote.cli import roll as roll_cli
@@ -68,6 +69,7 @@ for sub_app, name, about in (
     (report_cli.app, "report", "Build, show and export a stage's report."),
     (report_cli.council_app, "council", "Derive the council vote and decide."),
     (staff_cli.app, "staff", "Accounts for the website's committee, observer and trustee pages."),
+    (questionnaire_cli.app, "questionnaire", "The candidate questionnaire: send, track, publish."),
 ):
     app.add_typer(sub_app, name=name, help=about)
 app.command("vote")(voting_cli.vote_command)

@@ -6,6 +6,10 @@ It is published as ``endorsement.json`` in the directory of the stage whose deci
 (``../membership-vote/membership-vote.bel``) with the file's SHA-256, so anyone holding the
 published directories can check that the endorsement rests on exactly those records and reports.
 "No endorsement" is a valid outcome: then ``endorsed`` is null.
+
+A published candidate questionnaire (issue 6) is linked too, with the role ``questionnaire``:
+its comparison file, ``questionnaire-<key>.json``, is published beside the endorsement (no
+stage). Records made before questionnaires existed have no such link and stay valid.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import datetime
 import json
 import posixpath
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,16 +26,25 @@ from unionvote.domain.errors import DomainError
 
 __all__ = [
     "MAX_STATEMENT",
+    "QUESTIONNAIRE_FORMAT",
+    "ROLES",
     "EndorsementRecord",
     "Link",
     "build_endorsement",
+    "check_questionnaire_file",
     "check_texts",
     "parse_endorsement",
+    "questionnaire_key",
+    "questionnaire_link",
     "stage_path",
 ]
 
 MAX_STATEMENT = 20_000
 _CHECK = "endorsement"
+ROLES = ("record", "report", "process", "decision", "questionnaire")
+# The published comparison of a candidate questionnaire (services/questionnaire.py writes it).
+QUESTIONNAIRE_FORMAT = "unionvote-questionnaire-publication/1"
+_QUESTIONNAIRE_FILE = re.compile(r"questionnaire-([a-z0-9][a-z0-9-]{0,62})\.json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +60,47 @@ class Link:
 
     def to_obj(self) -> dict[str, Any]:
         return {"role": self.role, "stage": self.stage, "path": self.path, "sha256": self.sha256}
+
+
+def _check_link(link: Link) -> None:
+    if link.role not in ROLES:
+        raise DomainError(_CHECK, f"a link's role is one of {', '.join(ROLES)}, not {link.role!r}")
+    if link.role == "questionnaire" and (
+        link.stage is not None or _QUESTIONNAIRE_FILE.fullmatch(link.path) is None
+    ):
+        raise DomainError(
+            _CHECK,
+            f"a questionnaire link names no stage and a file questionnaire-<key>.json beside "
+            f"the endorsement, not {link.path!r}",
+        )
+
+
+def questionnaire_link(name: str, sha256: str) -> Link:
+    """The link to a published questionnaire file (``questionnaire-<key>.json``), published
+    beside the endorsement."""
+    link = Link("questionnaire", None, name, sha256)
+    _check_link(link)
+    return link
+
+
+def questionnaire_key(link: Link) -> str | None:
+    """The key of the questionnaire a ``questionnaire`` link points to; None for other links."""
+    match = _QUESTIONNAIRE_FILE.fullmatch(link.path) if link.role == "questionnaire" else None
+    return None if match is None else match[1]
+
+
+def check_questionnaire_file(link: Link, content: bytes) -> None:
+    """The linked file is a published questionnaire comparison of the key its name says."""
+    key = questionnaire_key(link)
+    try:
+        obj = json.loads(content)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        obj = None
+    about = obj.get("questionnaire") if isinstance(obj, dict) else None
+    if not isinstance(obj, dict) or obj.get("format") != QUESTIONNAIRE_FORMAT:
+        raise DomainError(_CHECK, f"{link.path} is not a published questionnaire")
+    if not isinstance(about, dict) or about.get("key") != key:
+        raise DomainError(_CHECK, f"{link.path} is not the questionnaire {key!r}")
 
 
 def stage_path(home: str, stage: str, name: str) -> str:
@@ -139,6 +194,8 @@ def build_endorsement(
         raise DomainError(_CHECK, "the decision's outcome is not a name")
     if not links:
         raise DomainError(_CHECK, "an endorsement rests on published records: none given")
+    for link in links:
+        _check_link(link)
     paths = [link.path for link in links]
     if len(set(paths)) != len(paths):
         raise DomainError(_CHECK, "a file is linked twice")
@@ -181,7 +238,9 @@ def parse_endorsement(raw: bytes) -> EndorsementRecord:
             item["stage"] is None or isinstance(item["stage"], str)
         ):
             raise DomainError(_CHECK, "a link's fields are strings")
-        links.append(Link(item["role"], item["stage"], item["path"], item["sha256"]))
+        link = Link(item["role"], item["stage"], item["path"], item["sha256"])
+        _check_link(link)
+        links.append(link)
     decision = obj["decision"]
     if decision is not None and not isinstance(decision, dict):
         raise DomainError(_CHECK, "the decision is an object or null")

@@ -205,7 +205,9 @@ class DecisionRules:
 @dataclass(frozen=True, slots=True)
 class Stage:
     """A stage: its electorate (``"members"`` or ``"council role: <role>"``) and questions; a
-    derived stage names the stage whose result gives its candidates, and the rule for it."""
+    derived stage names the stage whose result gives its candidates, and the rule for it. A
+    stage may name a candidate questionnaire (``questionnaire``): its ballot is then set up
+    only with candidates that questionnaire's rule lets onto a ballot."""
 
     id: str
     title: str
@@ -214,6 +216,7 @@ class Stage:
     derived_from: str | None = None
     rule: str | None = None
     decision: DecisionRules | None = None
+    questionnaire: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -625,7 +628,17 @@ def _read_report(r: _Reader, table: Mapping[str, Any]) -> ReportRules:
     )
 
 
-_STAGE_KEYS = ["id", "title", "electorate", "derived_from", "rule", "questions", "decision"]
+_STAGE_KEYS = [
+    "id",
+    "title",
+    "electorate",
+    "derived_from",
+    "rule",
+    "questions",
+    "decision",
+    "questionnaire",
+]
+_QUESTIONNAIRE_KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _QUESTION_KEYS = [
     "id",
     "question",
@@ -674,6 +687,15 @@ def _read_stages(
         decision = None
         if "decision" in table:
             decision = _read_decision(r, r.table(table, "decision", path), (*path, "decision"))
+        questionnaire = table.get("questionnaire")
+        if questionnaire is not None and not (
+            isinstance(questionnaire, str) and _QUESTIONNAIRE_KEY.fullmatch(questionnaire)
+        ):
+            r.problem(
+                (*path, "questionnaire"),
+                "expected a questionnaire's key (lower-case letters, digits and dashes)",
+            )
+            questionnaire = None
         questions = tuple(
             _read_question(r, q, (*path, "questions", j), parties, source)
             for j, q in enumerate(r.tables(table, "questions", path))
@@ -694,6 +716,7 @@ def _read_stages(
                 derived_from if isinstance(derived_from, str) else None,
                 rule,
                 decision,
+                questionnaire,
             )
         )
     return tuple(stages)

@@ -9,9 +9,12 @@ fast as one of ten.
 
 Verification: :class:`BoardVerifier` exports the record as it stands, runs the same verifier
 as ``unionvote verify`` over it (every proof, signature and chain link), and keeps the result
-keyed by the record's head event. The board shows the result for the head it was computed at:
-"verified" only when that head is still the record's head, otherwise "verified up to event N,
-M events since" — never a stale "verified" for a record that has grown.
+keyed by the record's head event. A check of a large record takes long (hours at a million
+ballots), so one runs at a time for the whole site, and a stage's record is checked at most
+once per :attr:`BoardVerifier.interval` however often its board is shown. The board shows
+the result for the head it was computed at: "verified" only when that head is still the
+record's head, otherwise "verified up to event N, M events since" — never a stale "verified"
+for a record that has grown.
 """
 
 from __future__ import annotations
@@ -339,6 +342,7 @@ class Verification:
     failures: tuple[str, ...]
     ballots_checked: int
     running: bool
+    interval_minutes: int = 15
 
     @property
     def current(self) -> bool:
@@ -364,15 +368,24 @@ class _Result:
 class BoardVerifier:
     """Verifies stages' records and remembers the last result of each, keyed by head.
 
-    One per web application (its composition root makes it); thread-safe; at most one
-    verification per stage runs at a time."""
+    One per web application (its composition root makes it); thread-safe. At most one
+    verification runs at a time (any stage: each reads the whole record), and
+    :meth:`verify_if_due` starts one for a stage at most once per ``interval``."""
 
-    def __init__(self, services: Services, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        clock: Clock | None = None,
+        *,
+        interval: datetime.timedelta = datetime.timedelta(minutes=15),
+    ) -> None:
         self._services = services
         self._clock = clock or services.clock
+        self.interval = interval
         self._lock = threading.Lock()
         self._results: dict[str, _Result] = {}
         self._running: set[str] = set()
+        self._started: dict[str, datetime.datetime] = {}
 
     def status(self, stage_key: str) -> Verification:
         head = record_head(self._services, stage_key)
@@ -390,28 +403,56 @@ class BoardVerifier:
             result.failures if result else (),
             result.ballots_checked if result else 0,
             running,
+            int(self.interval.total_seconds() // 60),
+        )
+
+    def _due(self, stage_key: str, head: RecordHead) -> bool:
+        # under self._lock
+        result = self._results.get(stage_key)
+        started = self._started.get(stage_key)
+        return (
+            not self._running
+            and (result is None or result.head != head.head)
+            and (started is None or self._clock.now() - started >= self.interval)
         )
 
     def needs_run(self, stage_key: str) -> bool:
-        """Whether the stage's record has grown since it was last verified (or never was), and
-        no verification of it is running."""
+        """Whether the stage's record has grown since it was last verified (or never was), no
+        verification is running (of any stage), and the last one of this stage started at
+        least ``interval`` ago."""
         head = record_head(self._services, stage_key)
         with self._lock:
-            result = self._results.get(stage_key)
-            running = stage_key in self._running
-        return not running and (result is None or result.head != head.head)
+            return self._due(stage_key, head)
+
+    def verify_if_due(self, stage_key: str) -> None:
+        """Verify the stage's record if :meth:`needs_run` says so (decided and claimed at
+        once, so two requests never start two runs)."""
+        head = record_head(self._services, stage_key)
+        with self._lock:
+            if not self._due(stage_key, head):
+                return
+            self._claim(stage_key)
+        self._run(stage_key)
 
     def verify(self, stage_key: str) -> Verification:
-        """Export the record as it stands and verify it; keeps and returns the result. Returns
-        the current status at once if a verification of this stage is already running."""
+        """Export the record as it stands and verify it now, whatever the interval; keeps and
+        returns the result. Returns the current status at once if a verification is already
+        running."""
         with self._lock:
-            if stage_key in self._running:
-                busy = True
-            else:
-                busy = False
-                self._running.add(stage_key)
+            busy = bool(self._running)
+            if not busy:
+                self._claim(stage_key)
         if busy:
             return self.status(stage_key)
+        self._run(stage_key)
+        return self.status(stage_key)
+
+    def _claim(self, stage_key: str) -> None:
+        # under self._lock
+        self._running.add(stage_key)
+        self._started[stage_key] = self._clock.now()
+
+    def _run(self, stage_key: str) -> None:
         try:
             before = record_head(self._services, stage_key)
             with tempfile.TemporaryDirectory(prefix="unionvote-board-") as directory:
@@ -437,7 +478,6 @@ class BoardVerifier:
         finally:
             with self._lock:
                 self._running.discard(stage_key)
-        return self.status(stage_key)
 
     def _height_of(self, stage_key: str, event: str, before: RecordHead) -> int:
         if before.head == event:

@@ -7,7 +7,8 @@
 - :func:`do_decide`: once the council's vote is decrypted, the process's decision rule is
   applied to its result (``decision.json``, a ``decisions`` row).
 - :func:`do_record_endorsement`: the endorsement record, linking by SHA-256 every stage's
-  record and report, the process file and the decision (``endorsement.json``).
+  record and report, the process file, the decision and every published candidate
+  questionnaire (``endorsement.json``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from unionvote.domain.endorsement import (
     Link,
     build_endorsement,
     check_texts,
+    questionnaire_link,
     stage_path,
 )
 from unionvote.domain.errors import DomainError
@@ -47,6 +49,7 @@ from unionvote.services.publication import (
     require_head,
     store_published,
 )
+from unionvote.services.questionnaire import PublishedQuestionnaire, endorsement_links
 from unionvote.storage.models import Decision as DecisionRow
 from unionvote.storage.models import Endorsement, StageRow
 
@@ -183,8 +186,11 @@ def do_record_endorsement(
 ) -> EndorsementRecord:
     """Record the endorsement (or no endorsement) that the last decision made, with the
     deciding body's statement, published beside the deciding stage's record. Every stage's
-    report must be published, and every stage with a decision rule decided; recorded once."""
+    report must be published, and every stage with a decision rule decided; recorded once.
+    The latest publication of each published candidate questionnaire is published beside it
+    too, and linked."""
     check_texts(decided_by=decided_by, statement=statement)
+    questionnaires = endorsement_links(services)
     with services.transaction() as tx:
         session = tx.session
         loaded = load_process(session)
@@ -215,6 +221,7 @@ def do_record_endorsement(
                 )
             )
         links.append(_process_link(tx, loaded, home))
+        links += [_questionnaire_link(tx, home, published) for published in questionnaires]
         record = build_endorsement(
             union=loaded.process.union,
             decided_by=decided_by,
@@ -240,6 +247,7 @@ def do_record_endorsement(
             endorsed=record.endorsed,
             decided_by=record.decided_by,
             endorsement_sha256=digest,
+            questionnaires=[published.name for published in questionnaires],
         )
     return record
 
@@ -266,3 +274,14 @@ def _process_link(tx: Tx, loaded: LoadedProcess, home: StageRow) -> Link:
     cites)."""
     digest = store_published(tx, home, PROCESS_FILE, loaded.row.text.encode())
     return Link("process", None, PROCESS_FILE, digest)
+
+
+def _questionnaire_link(tx: Tx, home: StageRow, published: PublishedQuestionnaire) -> Link:
+    """A published questionnaire's comparison file, published beside the endorsement."""
+    digest = store_published(tx, home, published.name, published.content)
+    if digest != published.sha256:
+        raise DomainError(
+            "endorsement.questionnaire",
+            f"{published.name} does not have the SHA-256 it was published with",
+        )
+    return questionnaire_link(published.name, digest)

@@ -72,6 +72,7 @@ from unionvote.record.messages import (
 )
 from unionvote.services.context import Services
 from unionvote.services.process import load_process, stage_row
+from unionvote.services.questionnaire_rule import check_ballot_candidates
 from unionvote.storage.models import Ballot as BallotRow
 from unionvote.storage.models import (
     ElectionRow,
@@ -385,7 +386,9 @@ def do_setup_election(
     public credentials) as the record's first chunk and open the stage for voting.
 
     Refused unless the stage has its uuid and its public credentials (status
-    ``credentials``), every trustee item's proofs hold and the window is a real interval.
+    ``credentials``), every trustee item's proofs hold and the window is a real interval; and,
+    for a stage that names a candidate questionnaire, unless its rule lets every candidate on
+    the ballot (``setup.questionnaire``, naming those it keeps out).
     """
     if not trustees:
         raise ElectionError("setup.trustees", "an election needs at least one trustee")
@@ -398,6 +401,9 @@ def do_setup_election(
         raise ElectionError("setup.window", "give the voting window with a time zone")
     if voting_opens_at >= voting_closes_at:
         raise ElectionError("setup.window", "voting must open before it closes")
+    # Before the transaction (the questionnaire is read in its own); an answer, once
+    # submitted, stays submitted, so what is allowed here stays allowed.
+    check_ballot_candidates(services, stage_key)
     with services.transaction() as tx:
         session = tx.session
         loaded = load_process(session)
@@ -750,11 +756,20 @@ def _check_decryption(
             raise ElectionError(error.check, f"aggregate {aggregate.id}: {error.detail}") from error
 
 
-def do_add_partial_decryption(services: Services, stage_key: str, content: bytes) -> int:
+def do_add_partial_decryption(
+    services: Services, stage_key: str, content: bytes, *, owner: int | None = None
+) -> int:
     """Check a trustee's partial decryption file (every proof, of the main tally and of each
     group aggregate) and publish it; returns the trustee's owner number. A file with any bad
-    proof is refused and nothing is written; each trustee decrypts once."""
+    proof is refused and nothing is written; each trustee decrypts once. Given ``owner`` (the
+    uploader's own number), a file of another trustee's is refused (``decryption.owner``)."""
     decryption = TrusteeDecryption.from_bytes(content)
+    if owner is not None and decryption.owner != owner:
+        raise ElectionError(
+            "decryption.owner",
+            f"this partial decryption is trustee {decryption.owner}'s, and you are trustee "
+            f"{owner}: each trustee hands in their own",
+        )
     with services.db.sessions() as session:  # the proofs are checked outside the lock
         stage = _stage(session, stage_key)
         row = _election(session, stage)

@@ -585,7 +585,8 @@ def do_request_code(
 ) -> CodeRequest:
     """Email a six-digit registration code to the address the roll has for this card number,
     in ``language`` (``en`` or ``es``; any other: English), after the transaction commits.
-    The answer does not say whether the card exists."""
+    The answer does not say whether the card exists, and every path does one code hash's
+    work."""
     with services.transaction() as tx:
         row, stage = _member_stage(tx.session, stage_key)
         refusal = _window_refusal(row, stage.title, tx.at)
@@ -593,10 +594,12 @@ def do_request_code(
             return CodeRequest(refusal)
         member = _find_member(tx.session, card_number)
         if member is None or not member.in_roll or not member.email:
+            spend_time_like_a_code("", row.id)  # as long as issuing one
             tx.audit("registration.code", stage_key, sent=False)
             return CodeRequest(CODE_SENT)
         issued = issue_code(tx, row, member)
         if issued is None:
+            spend_time_like_a_code("", row.id)
             tx.audit(
                 "registration.code",
                 member.card_number,

@@ -8,10 +8,15 @@ ballot made with someone else's credential is refused.
 
 As in registration, an unknown card number gets word for word the answer for wrong details,
 and the second fact is checked before anything is said about the member's registration.
-Failed attempts on a member's card are counted in the audit log (``signin.failed``, the card
-as subject); after :data:`MAX_FAILURES` within :data:`FAILURE_WINDOW` the card is refused,
-even with the right details, until the window passes. Nothing a stranger typed is logged:
-a refusal for a card number that matches no member is audited with the stage only.
+Failed attempts are counted in the audit log (``signin.failed``) under an opaque
+``attempt_key`` that the caller makes for the card number *and* where the attempt came from
+(the website: an HMAC of the number and the client's address under its secret): after
+:data:`MAX_FAILURES` within :data:`FAILURE_WINDOW` that key is refused, whatever the details,
+until the window passes. Counting per source means a stranger who knows a member's number
+cannot lock the member out from elsewhere; counting numbers that match no member the same way
+means the refusals do not tell real numbers from made-up ones. Nothing a stranger typed is
+logged: a failure for a card number that matches no member is audited with the stage and the
+opaque key only.
 
 A member who prefers it (or who does not know how the roll spells their postal code) asks for
 a one-time sign-in code by email (:func:`do_request_signin_code`): the registration codes'
@@ -107,14 +112,14 @@ def _locked_message() -> str:
     )
 
 
-def _recent_failures(session: Session, card: str, since: datetime.datetime) -> int:
+def _recent_failures(session: Session, attempt_key: str, since: datetime.datetime) -> int:
     return (
         session.scalar(
             select(func.count())
             .select_from(AuditEntry)
             .where(
                 AuditEntry.action == "signin.failed",
-                AuditEntry.subject == card,
+                AuditEntry.subject == attempt_key,
                 AuditEntry.at > since,
             )
         )
@@ -136,38 +141,49 @@ def do_sign_in(
     stage_key: str,
     card_number: str,
     *,
+    attempt_key: str,
     last_name: str | None = None,
     postal_code: str | None = None,
     code: str | None = None,
 ) -> SignIn:
     """One sign-in attempt to vote in ``stage_key``; a refusal is an answer, not an error
-    (only a request that gives neither second fact, or both, raises)."""
+    (only a request that gives neither second fact, or both, raises). ``attempt_key`` names
+    the card number as typed and the attempt's source, opaquely (at most 64 characters):
+    failures are counted under it, for known and unknown numbers alike."""
     by_details = last_name is not None or postal_code is not None
     if by_details == (code is not None) or (by_details and not (last_name and postal_code)):
         raise DomainError(
             "signin.factor",
             "give the last name and the postal code, or the emailed code (one of the two)",
         )
+    if not attempt_key or len(attempt_key) > 64:
+        raise DomainError("signin.source", "an attempt key is 1 to 64 characters")
+    method = "code" if code is not None else "details"
     with services.transaction() as tx:
         row, stage = stage_row(tx.session, stage_key)
+        if _recent_failures(tx.session, attempt_key, tx.at - FAILURE_WINDOW) >= MAX_FAILURES:
+            tx.audit("signin.locked", attempt_key, stage=stage_key)
+            return SignIn(SignInOutcome.LOCKED, _locked_message())
         member = find_member(tx.session, card_number)
         if member is None:
             if code is not None:
                 spend_time_like_a_code(code, row.id)
-            tx.audit("signin.refused", stage_key, outcome=SignInOutcome.UNKNOWN.value)
+            tx.audit(
+                "signin.failed",
+                attempt_key,
+                stage=stage_key,
+                method=method,
+                outcome=SignInOutcome.UNKNOWN.value,
+            )
             return SignIn(SignInOutcome.UNKNOWN, NO_MATCH)
         card = member.card_number
-        if _recent_failures(tx.session, card, tx.at - FAILURE_WINDOW) >= MAX_FAILURES:
-            tx.audit("signin.locked", card, stage=stage_key)
-            return SignIn(SignInOutcome.LOCKED, _locked_message())
         if code is not None:
             matched = check_code(tx, row, member, code, purpose=SIGNIN_PURPOSE)
         else:
             assert last_name is not None and postal_code is not None
             matched = member_details_match(member, last_name, postal_code)
-        method = "code" if code is not None else "details"
         if not matched:
-            tx.audit("signin.failed", card, stage=stage_key, method=method)
+            tx.audit("signin.failed", attempt_key, stage=stage_key, method=method, card=card)
             return SignIn(SignInOutcome.WRONG_DETAILS, NO_MATCH)
         if not member.in_roll or not _has_credential(tx.session, row, member):
             tx.audit("signin.not-a-voter", card, stage=stage_key)
@@ -266,7 +282,8 @@ def do_request_signin_code(
     """Email a one-time sign-in code for ``stage_key`` to the roll's address for this card
     number, in ``language`` (``en`` or ``es``), after the transaction commits — if the card
     is a voter's in this stage, with an address, and no code went out in the last minute.
-    The answer does not say which."""
+    The answer does not say which, and every path does one code hash's work (the website's
+    mailer sends after the response, so the time does not tell either)."""
     with services.transaction() as tx:
         row, stage = stage_row(tx.session, stage_key)
         if not _voting_open(tx.session, row, tx.at):
@@ -274,14 +291,17 @@ def do_request_signin_code(
         sent = SignInCodeRequest(CodeAnswer.SENT_IF_KNOWN, CODE_SENT)
         member = find_member(tx.session, card_number)
         if member is None:
+            spend_time_like_a_code("", row.id)  # as long as issuing one
             tx.audit("signin.code", stage_key, sent=False)
             return sent
         card = member.card_number
         if not (member.in_roll and member.email and _has_credential(tx.session, row, member)):
+            spend_time_like_a_code("", row.id)
             tx.audit("signin.code", card, stage=stage_key, sent=False, reason="no voter address")
             return sent
         issued = issue_code(tx, row, member, purpose=SIGNIN_PURPOSE)
         if issued is None:
+            spend_time_like_a_code("", row.id)
             tx.audit(
                 "signin.code",
                 card,

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from unionvote.domain.errors import DomainError
 from unionvote.services.context import Services
-from unionvote.storage.models import StaffAccount
+from unionvote.storage.models import AuditEntry, StaffAccount
 
 __all__ = [
     "LOCKOUT",
@@ -37,6 +37,7 @@ __all__ = [
     "do_add_staff",
     "do_disable_staff",
     "do_set_password",
+    "do_sign_out",
     "list_staff",
     "staff_identity",
 ]
@@ -45,6 +46,7 @@ MAX_FAILED_ATTEMPTS: Final = 5
 LOCKOUT: Final = datetime.timedelta(minutes=15)
 MIN_PASSWORD_LENGTH: Final = 12
 MAX_PASSWORD_LENGTH: Final = 1024
+SIGN_OUT: Final = "staff.sign-out"
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,62}[a-z0-9]")
 SIGN_IN_REFUSED: Final = (
     "The username or password is not right, or there were too many attempts "
@@ -197,13 +199,43 @@ def list_staff(services: Services) -> list[StaffIdentity]:
         return [_identity(row) for row in rows]
 
 
-def staff_identity(services: Services, username: str) -> StaffIdentity | None:
-    """The account of a signed-in session, or None if it is gone or disabled."""
+def staff_identity(
+    services: Services, username: str, *, session_started: datetime.datetime | None = None
+) -> StaffIdentity | None:
+    """The account of a signed-in session, or None if it is gone or disabled — or, given
+    when the session started, if its password was set or the account signed out since
+    (a session ends for every device at either)."""
     with services.db.sessions() as session:
         row = session.scalar(select(StaffAccount).where(StaffAccount.username == username))
         if row is None or row.disabled:
             return None
+        if session_started is not None:
+            signed_out = session.scalar(
+                select(AuditEntry.at)
+                .where(AuditEntry.action == SIGN_OUT, AuditEntry.subject == row.username)
+                .order_by(AuditEntry.id.desc())
+                .limit(1)
+            )
+            ends = [_aware(row.password_set_at)]
+            if signed_out is not None:
+                ends.append(_aware(signed_out))
+            if max(ends) > session_started:
+                return None
         return _identity(row)
+
+
+def do_sign_out(services: Services, username: str) -> None:
+    """Sign the account out: every session of it started before now stops working (the
+    sessions live in cookies; the time of the last sign-out is the audit log's)."""
+    with services.transaction() as tx:
+        row = tx.session.scalar(select(StaffAccount).where(StaffAccount.username == username))
+        if row is not None:
+            tx.audit(SIGN_OUT, row.username)
+
+
+def _aware(at: datetime.datetime) -> datetime.datetime:
+    # SQLite hands back naive datetimes: they are UTC.
+    return at.replace(tzinfo=datetime.UTC) if at.tzinfo is None else at
 
 
 def _verify(stored: str, password: str) -> bool:

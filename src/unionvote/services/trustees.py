@@ -76,6 +76,7 @@ __all__ = [
     "election_trustees",
     "public_trustees",
     "server_partial_decryption",
+    "trustee_owner",
     "vinput_for",
     "write_private_file",
 ]
@@ -552,6 +553,27 @@ def election_trustees(session: Session, stage_row: StageRow) -> list[TrusteeItem
             f"(see `unionvote trustees status {stage_row.key}`)",
         )
     return read_trustee_list(text.encode())
+
+
+def trustee_owner(services: Services, stage_key: str, position: int) -> int:
+    """The owner number (in :func:`~unionvote.crypto.trustees.key_owners`) of the trustee at
+    ``position``: the record's trustee list is the server's key, the single trustees, then
+    the threshold group, each in position order (:func:`do_finish_ceremony`), so a partial
+    decryption from this trustee must carry this number. ``trustee.unknown`` otherwise."""
+    with services.db.sessions() as session:
+        row, _ = stage_row(session, stage_key)
+        trustees = _trustees(session, row.id)
+    ordered = (
+        [t for t in trustees if t.kind == "server"]
+        + [t for t in trustees if t.kind == "single"]
+        + _members(trustees)
+    )
+    for owner, trustee in enumerate(ordered, start=1):
+        if trustee.position == position and trustee.kind != "server":
+            return owner
+    raise DomainError(
+        "trustee.unknown", f"there is no trustee at position {position} in stage {stage_key!r}"
+    )
 
 
 def public_trustees(session: Session, stage_key: str) -> bytes:

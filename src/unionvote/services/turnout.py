@@ -3,9 +3,10 @@
 A member has voted from the time their *first* accepted ballot was received (a member who
 votes again is not counted twice, and a later ballot does not move them in time). Members are
 placed in their state through their public credential (``public_credentials.member_id``).
-A state with fewer voters than the process's ``min_group_size`` is never shown on its own: it
-joins "other states together"; if that group would itself be small (and not empty), the
-smallest shown states join it too, until it is not. Only counts per group and per hour (or
+A state with fewer voters, or fewer members who have *not* voted, than the process's
+``min_group_size`` is never shown on its own: it joins "other states together"; if that group
+would itself be small either way (and not empty), the smallest shown states join it too, until
+it is not. Only counts per group and per hour (or
 day) leave this module.
 """
 
@@ -66,14 +67,23 @@ def _truncate(at: datetime.datetime, bucket: Bucket) -> datetime.datetime:
 def _merge_small(voters: Counter[str], credentials: Counter[str], minimum: int) -> dict[str, str]:
     """Each state's group label: itself if shown, else OTHER_STATES.
 
-    The other group must not be small either: not 1 to ``minimum - 1`` voters, and not 0
-    while members with a credential are in it (that would say none of them voted)."""
-    shown = sorted((s for s in voters if voters[s] >= minimum), key=lambda s: (voters[s], s))
-    other = sum(n for s, n in voters.items() if s not in shown)
-    others_exist = any(n for s, n in credentials.items() if s not in shown)
-    while shown and (0 < other < minimum or (other == 0 and others_exist)):
-        other += voters[shown.pop(0)]
-        others_exist = True
+    A group is shown only with at least ``minimum`` members who voted *and* at least
+    ``minimum`` who did not: "3 of 3 voted in WY" tells as much about each of them as "0 of 3".
+    The other group is held to the same rule (unless it is empty): the smallest shown states
+    join it until it holds, or until it is every state (the stage's own totals)."""
+
+    def safe(voted: int, eligible: int) -> bool:
+        return voted >= minimum and eligible - voted >= minimum
+
+    shown = sorted(
+        (s for s in voters if safe(voters[s], credentials[s])), key=lambda s: (voters[s], s)
+    )
+    other_voters = sum(n for s, n in voters.items() if s not in shown)
+    other_credentials = sum(n for s, n in credentials.items() if s not in shown)
+    while shown and other_credentials and not safe(other_voters, other_credentials):
+        joining = shown.pop(0)
+        other_voters += voters[joining]
+        other_credentials += credentials[joining]
     return {state: state if state in shown else OTHER_STATES for state in voters | credentials}
 
 

@@ -404,6 +404,9 @@ class AuditEntry(Base):
     subject: Mapped[str] = mapped_column(String(300), default="")
     detail: Mapped[str] = mapped_column(Text, default="{}")
 
+    # Sign-in failures and staff sign-outs are looked up by action and subject, newest first.
+    __table_args__ = (Index("ix_audit_log_lookup", "action", "subject", "at"),)
+
 
 # --- staff accounts and the who-has-voted policy (the committee's, observers' and trustees' pages)
 
@@ -445,3 +448,136 @@ class VoterListPolicy(Base):
 
 
 __all__ += ["StaffAccount", "VoterListPolicy"]
+
+
+# --- the candidate questionnaire (issue 6) -----------------------------------------------------
+
+
+class QuestionnaireRow(Base):
+    """A questionnaire as currently defined (its file's text, kept whole); earlier definitions
+    are in ``questionnaire_versions``. ``first_sent_at``: when the first link went out (the
+    questions are fixed from then on); ``closed_at``: when non-responses were recorded."""
+
+    __tablename__ = "questionnaires"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(63), unique=True)
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime.datetime]
+    policy: Mapped[str] = mapped_column(String(20))
+    defined_at: Mapped[datetime.datetime]
+    first_sent_at: Mapped[datetime.datetime | None]
+    closed_at: Mapped[datetime.datetime | None]
+
+
+class QuestionnaireVersion(Base):
+    """Every definition of a questionnaire, the current one included."""
+
+    __tablename__ = "questionnaire_versions"
+    __table_args__ = (UniqueConstraint("questionnaire_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    questionnaire_id: Mapped[int] = mapped_column(ForeignKey("questionnaires.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(String(64))
+    defined_at: Mapped[datetime.datetime]
+
+
+class QuestionnaireCampaign(Base):
+    """A candidate's campaign asked to answer. ``state``: ``open`` (may answer), ``submitted``
+    (answers frozen), ``declined``; ``correction_open``: the committee let a submitted or
+    declined campaign send a new version."""
+
+    __tablename__ = "questionnaire_campaigns"
+    __table_args__ = (UniqueConstraint("questionnaire_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    questionnaire_id: Mapped[int] = mapped_column(ForeignKey("questionnaires.id"))
+    key: Mapped[str] = mapped_column(String(63))
+    name: Mapped[str] = mapped_column(String(200))
+    party: Mapped[str] = mapped_column(String(100))
+    office: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(20), default="open")
+    correction_open: Mapped[bool] = mapped_column(Boolean, default=False)
+    declined_at: Mapped[datetime.datetime | None]
+    decline_reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime.datetime]
+
+
+class QuestionnaireContact(Base):
+    """Someone at a campaign who receives the link (in their language)."""
+
+    __tablename__ = "questionnaire_contacts"
+    __table_args__ = (UniqueConstraint("campaign_id", "email"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("questionnaire_campaigns.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    language: Mapped[str] = mapped_column(String(5), default="en")
+
+
+class QuestionnaireLink(Base):
+    """A personal link sent to a campaign: only the SHA-256 of its 256-bit random token is
+    kept (the token itself is in the email only). A newer link revokes the older ones."""
+
+    __tablename__ = "questionnaire_links"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("questionnaire_campaigns.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[datetime.datetime]
+    revoked_at: Mapped[datetime.datetime | None]
+
+
+class QuestionnaireResponse(Base):
+    """A campaign's answers: version 1, 2… (a correction is a new version). ``status``
+    ``draft`` until submitted; a submitted row never changes again."""
+
+    __tablename__ = "questionnaire_responses"
+    __table_args__ = (UniqueConstraint("campaign_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("questionnaire_campaigns.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    questionnaire_version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    answers: Mapped[str] = mapped_column(Text)  # JSON: question id -> answer
+    saved_at: Mapped[datetime.datetime]
+    submitted_at: Mapped[datetime.datetime | None]
+    digest: Mapped[str | None] = mapped_column(String(64))
+
+
+class QuestionnaireEvent(Base):
+    """Every step of a campaign with its time: sent, bounced, reminded, opened, draft saved,
+    submitted, declined, no response by the due date…"""
+
+    __tablename__ = "questionnaire_events"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("questionnaire_campaigns.id"), index=True)
+    at: Mapped[datetime.datetime]
+    kind: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class QuestionnairePublication(Base):
+    """A published comparison (the policy applied), linked from the endorsement record by its
+    SHA-256. A later publication (after a correction) is a new row; the latest is current."""
+
+    __tablename__ = "questionnaire_publications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    questionnaire_id: Mapped[int] = mapped_column(ForeignKey("questionnaires.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    digest: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime.datetime]
+
+
+__all__ += [
+    "QuestionnaireCampaign",
+    "QuestionnaireContact",
+    "QuestionnaireEvent",
+    "QuestionnaireLink",
+    "QuestionnairePublication",
+    "QuestionnaireResponse",
+    "QuestionnaireRow",
+    "QuestionnaireVersion",
+]

@@ -22,7 +22,9 @@ reported as *not applicable*, never as passed. Checks, in order (names in ``veri
    stage's directory is a sibling named after it.
 5. ``decision.result`` — ``decision.json`` is the process's rule applied to the result.
 6. ``endorsement.links`` — every linked file exists with the stated SHA-256; the endorsement's
-   decision is the published one.
+   decision is the published one; a linked questionnaire (``questionnaire-<key>.json``) is one
+   of the endorsement directory's published files (in its manifest with that SHA-256) and is
+   the published comparison of that questionnaire.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from unionvote.crypto.elgamal import ZERO_CIPHERTEXT, Ciphertext
 from unionvote.crypto.errors import CryptoError
 from unionvote.crypto.group import GroupElement
 from unionvote.crypto.trustees import key_owners
-from unionvote.domain.endorsement import parse_endorsement
+from unionvote.domain.endorsement import Link, check_questionnaire_file, parse_endorsement
 from unionvote.domain.errors import DomainError
 from unionvote.domain.process import parse_process
 from unionvote.domain.publication import (
@@ -536,6 +538,10 @@ class _Published:
                     f"{link.path}: SHA-256 {actual}, the endorsement says {link.sha256}",
                     ENDORSEMENT_FILE,
                 )
+            elif link.role == "questionnaire" and (
+                problem := self.questionnaire_problem(link, path.read_bytes())
+            ):
+                self.report.failed("endorsement.links", problem, ENDORSEMENT_FILE)
             else:
                 self.report.passed("endorsement.links")
         decision = self.read(DECISION_FILE)
@@ -546,6 +552,24 @@ class _Published:
                 f"the endorsement's decision is not the published {DECISION_FILE}",
                 ENDORSEMENT_FILE,
             )
+
+    def questionnaire_problem(self, link: Link, content: bytes) -> str | None:
+        """A questionnaire link's file is one of this directory's published files (listed in
+        the manifest with that SHA-256) and a published questionnaire of the key it names."""
+        listing = _json_object(self.directory.joinpath(MANIFEST_NAME).read_bytes())
+        files = listing.get("files") if isinstance(listing, dict) else None
+        listed = {
+            item.get("name"): item.get("sha256")
+            for item in (files if isinstance(files, list) else [])
+            if isinstance(item, dict)
+        }
+        if listed.get(link.path) != link.sha256:
+            return f"{link.path} is not among the published files with SHA-256 {link.sha256}"
+        try:
+            check_questionnaire_file(link, content)
+        except DomainError as error:
+            return error.detail
+        return None
 
 
 def iter_aggregates(subtallies: Subtallies) -> Iterable[Aggregate]:

@@ -8,8 +8,10 @@ committee's and trustees' pages (``routes/committee.py``, ``routes/trustee.py``)
 
 from __future__ import annotations
 
+import datetime
 import logging
 import mimetypes
+import re
 from pathlib import Path
 from typing import Final
 
@@ -30,7 +32,7 @@ from unionvote.storage.database import Database
 from unionvote.web.errors import install_error_handlers
 from unionvote.web.i18n import Catalogs, choose_language, load_catalogs, using
 from unionvote.web.pages import make_environment
-from unionvote.web.routes import api, booth, committee, public, trustee
+from unionvote.web.routes import api, booth, committee, public, questionnaire, trustee
 from unionvote.web.security import (
     BodyLimitMiddleware,
     CsrfMiddleware,
@@ -48,6 +50,9 @@ _VENDOR: Final = {
     "libsodium-wrappers-sumo": "libsodium-wrappers-sumo/dist/modules-sumo-esm",
     "libsodium-sumo": "libsodium-sumo/dist/modules-sumo-esm",
 }
+_TRUSTEE_UPLOADS: Final = re.compile(r"/trustee/stages/[^/]+/(partial-decryption|ceremony/[a-z-]+)")
+"""The only paths that may carry a large body: a trustee's partial decryption and key
+ceremony messages."""
 
 log = logging.getLogger("unionvote.web")
 
@@ -82,6 +87,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(api.router)
     app.include_router(committee.router)
     app.include_router(trustee.router)
+    app.include_router(questionnaire.router)
 
 
 def _mount_static(app: FastAPI, node_modules: Path) -> None:
@@ -167,13 +173,21 @@ def create_app(settings: WebSettings, *, services: Services | None = None) -> Fa
     app.state.catalogs = catalogs
     app.state.templates = make_environment()
     app.state.mailer = build_mailer(settings)
+    # The mail server as it answers, for mail whose refusal the service records as a bounce
+    # (the questionnaire's links and confirmations); the quiet wrapper is for one-time codes.
+    app.state.mail_server = (
+        app.state.mailer.mailer if isinstance(app.state.mailer, QuietMailer) else app.state.mailer
+    )
     app.state.process = lambda: _process(services)
-    app.state.verifier = BoardVerifier(services)
+    app.state.verifier = BoardVerifier(
+        services, interval=datetime.timedelta(seconds=settings.board_check_interval_seconds)
+    )
     app.state.limiter = RateLimiter(
         window_seconds=settings.rate_window_seconds,
         limits={
             "signin-address": settings.signin_per_address,
             "signin-member": settings.signin_per_member,
+            "code-member": settings.codes_per_member,
             "register-address": settings.register_per_address,
             "cast-address": settings.cast_per_address,
             "cast-member": settings.cast_per_member,
@@ -184,6 +198,13 @@ def create_app(settings: WebSettings, *, services: Services | None = None) -> Fa
     _mount_static(app, settings.node_modules)
     # Added innermost first: the language is chosen before anything else answers.
     app.add_middleware(CsrfMiddleware)
+    # Inside the session: only a staff session may send a large upload.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_body_bytes,
+        large_limit=settings.max_trustee_upload_bytes,
+        large_paths=_TRUSTEE_UPLOADS,
+    )
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret,
@@ -191,12 +212,6 @@ def create_app(settings: WebSettings, *, services: Services | None = None) -> Fa
         max_age=SESSION_MAX_AGE,
         same_site="strict",
         https_only=not settings.dev,
-    )
-    app.add_middleware(
-        BodyLimitMiddleware,
-        limit=settings.max_body_bytes,
-        large_limit=settings.max_trustee_upload_bytes,
-        large_prefixes=("/trustee/",),
     )
     app.add_middleware(SecurityHeadersMiddleware, hsts=not settings.dev)
     app.add_middleware(LanguageMiddleware, catalogs=catalogs)

@@ -1,13 +1,16 @@
 """Staff sign-in: the login and logout pages and the role dependencies of the staff pages.
 
-The signed-in username is kept in the signed session (``staff``); every request looks the
-account up again, so a disabled account loses access at once. Signing in starts a fresh
+The signed-in username and when the session started are kept in the signed session
+(``staff``, ``staff_since``); every request looks the account up again, so a disabled
+account loses access at once, and a session started before the account's password was set or
+before it last signed out is over (an old cookie replayed does not work). Signing in starts a fresh
 session (a new CSRF token too). Roles: ``CommitteeMember`` (may act), ``StaffViewer`` (the
 committee or an observer: reads the committee's pages), ``Trustee``, ``AnyStaff``.
 """
 
 from __future__ import annotations
 
+import datetime
 from typing import Annotated, Final
 from urllib.parse import quote
 
@@ -20,11 +23,13 @@ from unionvote.services.staff import (
     StaffError,
     StaffIdentity,
     authenticate,
+    do_sign_out,
     staff_identity,
 )
 from unionvote.web.deps import Limiter, ServicesDep, client_address
 from unionvote.web.i18n import gettext as _
 from unionvote.web.pages import render
+from unionvote.web.security import STAFF_SESSION_KEY
 
 __all__ = [
     "AnyStaff",
@@ -38,7 +43,8 @@ __all__ = [
 
 router = APIRouter(include_in_schema=False)
 
-_STAFF_KEY: Final = "staff"
+_STAFF_KEY: Final = STAFF_SESSION_KEY
+_SINCE_KEY: Final = "staff_since"
 
 
 def safe_next(target: str | None, default: str) -> str:
@@ -48,9 +54,20 @@ def safe_next(target: str | None, default: str) -> str:
     return default
 
 
-def start_staff_session(request: Request, identity: StaffIdentity) -> None:
+def start_staff_session(
+    request: Request, identity: StaffIdentity, started: datetime.datetime
+) -> None:
     request.session.clear()
     request.session[_STAFF_KEY] = identity.username
+    request.session[_SINCE_KEY] = started.isoformat()
+
+
+def _session_started(request: Request) -> datetime.datetime | None:
+    text = request.session.get(_SINCE_KEY)
+    try:
+        return datetime.datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
 
 
 def _home_of(identity: StaffIdentity) -> str:
@@ -59,9 +76,15 @@ def _home_of(identity: StaffIdentity) -> str:
 
 def _signed_in(request: Request, services: ServicesDep) -> StaffIdentity:
     username = request.session.get(_STAFF_KEY)
-    identity = staff_identity(services, username) if isinstance(username, str) else None
+    started = _session_started(request)
+    identity = (
+        staff_identity(services, username, session_started=started)
+        if isinstance(username, str) and started is not None
+        else None
+    )
     if identity is None:
         request.session.pop(_STAFF_KEY, None)
+        request.session.pop(_SINCE_KEY, None)
         target = quote(request.url.path, safe="/")
         raise HTTPException(
             status_code=303,
@@ -132,11 +155,14 @@ def login(
             },
             status_code=401,
         )
-    start_staff_session(request, identity)
+    start_staff_session(request, identity, services.clock.now())
     return RedirectResponse(safe_next(next, _home_of(identity)), status_code=303)
 
 
 @router.post("/staff/logout")
-def logout(request: Request) -> Response:
+def logout(request: Request, services: ServicesDep) -> Response:
+    username = request.session.get(_STAFF_KEY)
+    if isinstance(username, str) and _session_started(request) is not None:
+        do_sign_out(services.acting_as(f"staff:{username}"), username)
     request.session.clear()
     return RedirectResponse("/staff/login?signed_out=1", status_code=303)

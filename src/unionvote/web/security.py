@@ -6,23 +6,29 @@ request bodies, CSRF tokens, session cookies and rate limits.
   (``'wasm-unsafe-eval'``, which allows no JavaScript ``eval``); no plugins, no framing, no
   ``<base>``, forms post only here.
 - **Body limit**: a request body larger than :attr:`WebSettings.max_body_bytes` is refused
-  with 413 before the application reads it (a ballot is a few kilobytes).
+  with 413 before the application reads it (a ballot is a few kilobytes); only a staff
+  session's trustee uploads may be larger.
 - **CSRF**: a random token kept in the signed session; every POST must carry it, in the form
-  field ``csrf_token`` or the ``X-CSRF-Token`` header. Session cookies are ``HttpOnly``,
-  ``SameSite=Strict`` and ``Secure`` (unless the ``dev`` setting serves plain http).
-- **Rate limits**: a small in-memory sliding window per client address and per member
-  number; one process serves the site (``unionvote serve``), so memory is the right place.
-  Failed sign-ins are also counted per card in the database (``services.signin``).
+  field ``csrf_token`` or the ``X-CSRF-Token`` header (a session without a token is refused
+  before its body is read). Session cookies are ``HttpOnly``, ``SameSite=Strict`` and
+  ``Secure`` (unless the ``dev`` setting serves plain http). Private pages are ``no-store``.
+- **Rate limits**: a small, bounded in-memory sliding window per client address (an IPv6
+  client by its /64) and per member number; one process serves the site (``unionvote
+  serve``), so memory is the right place. Failed sign-ins are also counted in the database
+  per member number and address (``services.signin``), never per number alone: a stranger
+  must not be able to lock a member out.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
+import re
 import secrets
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
@@ -37,16 +43,20 @@ from unionvote.web.i18n import gettext as _
 __all__ = [
     "CSRF_FIELD",
     "CSRF_HEADER",
+    "STAFF_SESSION_KEY",
     "BodyLimitMiddleware",
     "CsrfMiddleware",
     "RateLimiter",
     "SecurityHeadersMiddleware",
     "TooManyRequests",
+    "address_key",
     "content_security_policy",
     "csrf_token",
 ]
 
 CSRF_FIELD: Final = "csrf_token"
+STAFF_SESSION_KEY: Final = "staff"
+"""The session key that names a signed-in staff member (``web.auth``)."""
 CSRF_HEADER: Final = "x-csrf-token"
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -78,6 +88,10 @@ _HEADERS: Final = {
 }
 
 
+_PRIVATE_PREFIXES: Final = ("/vote", "/api", "/register", "/staff", "/committee", "/trustee")
+"""Pages no cache may keep: a member's or a staff member's own (``no-store``)."""
+
+
 class SecurityHeadersMiddleware:
     """Adds the security headers to every response; the CSP nonce is made per request and
     put in ``request.state.csp_nonce`` for the templates."""
@@ -101,7 +115,7 @@ class SecurityHeadersMiddleware:
                     headers[name] = value
                 if self.hsts:
                     headers["strict-transport-security"] = "max-age=31536000"
-                if scope["path"].startswith(("/vote", "/api", "/register", "/staff")):
+                if scope["path"].startswith(_PRIVATE_PREFIXES):
                     headers["cache-control"] = "no-store"
             await send(message)
 
@@ -137,9 +151,11 @@ def _too_large_message(limit: int) -> str:
 
 class BodyLimitMiddleware:
     """Refuses a body larger than ``limit`` bytes with 413, by its Content-Length or, for a
-    body sent in pieces, as soon as it passes the limit. Paths under ``large_prefixes`` (a
-    trustee's partial decryption grows with the number of published groups) may carry up to
-    ``large_limit``."""
+    body sent in pieces, as soon as it passes the limit. Only a path that ``large_paths``
+    matches exactly (a trustee's upload: a partial decryption grows with the number of
+    published groups), and only in a staff session, may carry up to ``large_limit``: the
+    application parses a form before a route's role check, so a stranger's upload must not
+    be large."""
 
     def __init__(
         self,
@@ -147,19 +163,26 @@ class BodyLimitMiddleware:
         *,
         limit: int,
         large_limit: int | None = None,
-        large_prefixes: tuple[str, ...] = (),
+        large_paths: re.Pattern[str] | None = None,
     ) -> None:
         self.app = app
         self.limit = limit
         self.large_limit = max(limit, large_limit or limit)
-        self.large_prefixes = large_prefixes
+        self.large_paths = large_paths
+
+    def _limit_of(self, scope: Scope) -> int:
+        path: str = scope["path"]
+        staff = bool(scope.get("session", {}).get(STAFF_SESSION_KEY))
+        if staff and self.large_paths is not None and self.large_paths.fullmatch(path):
+            return self.large_limit
+        return self.limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        limit = self.large_limit if path.startswith(self.large_prefixes) else self.limit
+        limit = self._limit_of(scope)
         length = Headers(scope=scope).get("content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
             await _send_error(send, 413, "request.size", _too_large_message(limit), path)
@@ -229,17 +252,19 @@ class CsrfMiddleware:
         expected = scope.get("session", {}).get(CSRF_FIELD)
         given = headers.get(CSRF_HEADER)
         replay: list[Message] = []
-        if given is None:
-            body = b""
+        if isinstance(expected, str) and given is None:
+            # Read only when the session has a token to compare with: a session without one
+            # is refused before any of its body is read.
+            pieces: list[bytes] = []
             while True:
                 message = await receive()
                 replay.append(message)
                 if message["type"] != "http.request":
                     break
-                body += message.get("body", b"")
+                pieces.append(message.get("body", b""))
                 if not message.get("more_body", False):
                     break
-            given = _form_token(body, headers.get("content-type", ""))
+            given = _form_token(b"".join(pieces), headers.get("content-type", ""))
         if not (
             isinstance(expected, str)
             and given is not None
@@ -268,14 +293,34 @@ class TooManyRequests(Exception):
         self.retry_after = retry_after
 
 
+def address_key(host: str) -> str:
+    """The key rate limits count a client address under: an IPv4 address itself, an IPv6
+    address by its /64 (one subscriber's network: rotating addresses inside it is free)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host[:100]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
 @dataclass
 class RateLimiter:
-    """Sliding windows of attempts, per (bucket, key); thread-safe."""
+    """Sliding windows of attempts, per (bucket, key); thread-safe and bounded.
+
+    Keys are kept in the order they were last hit (an LRU), so the ones whose every attempt
+    is outside the window are at the front and are dropped there, a few at each hit; beyond
+    ``max_keys`` the least recently hit keys are forgotten. Each hit costs O(1) amortised,
+    however many keys are live."""
 
     window_seconds: int
     limits: Mapping[str, int]
     now: Callable[[], float] = time.monotonic
-    _hits: dict[tuple[str, str], deque[float]] = field(default_factory=dict)
+    max_keys: int = 200_000
+    _hits: OrderedDict[tuple[str, str], deque[float]] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def hit(self, bucket: str, key: str) -> None:
@@ -283,16 +328,30 @@ class RateLimiter:
         key is already reached within the window (the refused attempt is not counted)."""
         limit = self.limits[bucket]
         at = self.now()
+        horizon = at - self.window_seconds
         with self._lock:
-            if len(self._hits) > 100_000:
-                self._forget_old(at)
-            hits = self._hits.setdefault((bucket, key), deque())
-            while hits and hits[0] <= at - self.window_seconds:
+            self._forget_old(horizon)
+            hits = self._hits.get((bucket, key))
+            if hits is None:
+                hits = self._hits[(bucket, key)] = deque()
+            else:
+                self._hits.move_to_end((bucket, key))
+            while hits and hits[0] <= horizon:
                 hits.popleft()
             if len(hits) >= limit:
                 raise TooManyRequests(int(hits[0] + self.window_seconds - at) + 1)
             hits.append(at)
+            while len(self._hits) > self.max_keys:
+                self._hits.popitem(last=False)
 
-    def _forget_old(self, at: float) -> None:
-        for key in [k for k, v in self._hits.items() if not v or v[-1] <= at - self.window_seconds]:
-            del self._hits[key]
+    def __len__(self) -> int:
+        return len(self._hits)
+
+    def _forget_old(self, horizon: float) -> None:
+        # The front key was hit least recently: if its last attempt is out of the window,
+        # all of its attempts are. Each key is dropped once, so the cost is amortised O(1).
+        while self._hits:
+            oldest = next(iter(self._hits.values()))
+            if oldest and oldest[-1] > horizon:
+                return
+            self._hits.popitem(last=False)

@@ -48,9 +48,14 @@ class WebSettings(BaseSettings):
     mail_sender: str = "elections@localhost"
     verify_board: bool = True
     """Verify each stage's record in the background when its board is shown and it grew."""
-    # Rate limits: attempts allowed per window, per client address and per member number.
+    board_check_interval_seconds: int = Field(default=15 * 60, ge=60)
+    """At most one background check of a stage's record per this many seconds (and one
+    check at a time for the whole site)."""
+    # Rate limits: attempts allowed per window, per client address, per member number from
+    # one address (sign-in), and per member number from anywhere (codes by email).
     signin_per_address: int = 30
     signin_per_member: int = 10
+    codes_per_member: int = 3
     register_per_address: int = 30
     cast_per_address: int = 60
     cast_per_member: int = 20

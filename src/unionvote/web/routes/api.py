@@ -65,7 +65,9 @@ class CastBody(BaseModel):
 class TrackerBody(BaseModel):
     tracker: str
     state: str
-    received_at: datetime.datetime | None
+    received_on: datetime.date | None
+    """The day the ballot was received (UTC): no finer, so that a time cannot link a ballot
+    to a member whose time of voting someone knows."""
 
 
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -178,6 +180,9 @@ def ballot(stage: str, tracker: str, services: ServicesDep) -> TrackerBody:
     """Whether a ballot with this tracker is on the board: ``counted``, ``replaced`` (a later
     ballot of the same credential counts instead) or ``not-found``."""
     found = find_tracker(services, stage, tracker)
+    received = found.received_at
     return TrackerBody(
-        tracker=found.tracker, state=found.state.value, received_at=found.received_at
+        tracker=found.tracker,
+        state=found.state.value,
+        received_on=None if received is None else received.astimezone(datetime.UTC).date(),
     )

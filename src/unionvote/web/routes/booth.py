@@ -33,6 +33,7 @@ from unionvote.web.deps import (
     ServicesDep,
     client_address,
     end_member_session,
+    member_key,
     start_member_session,
 )
 from unionvote.web.i18n import gettext as _
@@ -44,10 +45,6 @@ router = APIRouter(include_in_schema=False)
 
 Text = Annotated[str, Form(max_length=200)]
 OptionalText = Annotated[str | None, Form(max_length=200)]
-
-
-def _card_key(card_number: str) -> str:
-    return "".join(card_number.split()).upper()[:40]
 
 
 def _signin_message(outcome: SignInOutcome, *, by_code: bool = False) -> str:
@@ -127,11 +124,15 @@ def sign_in(
     code: Annotated[str | None, Form(max_length=20)] = None,
 ) -> Response:
     limiter.hit("signin-address", client_address(request))
-    limiter.hit("signin-member", _card_key(card_number))
+    # Per member number *from this address*: attempts from elsewhere cannot lock a member
+    # out, and a number that matches no member is counted just like one that does.
+    attempt_key = member_key(request, card_number, per_address=True)
+    limiter.hit("signin-member", attempt_key)
     if action == "send-code":
         if mailer is None:
             message = _("Sign-in codes by email are not available here.")
             return _signin_page(request, stage, services, "details", error=message)
+        limiter.hit("code-member", member_key(request, card_number))
         language: str = getattr(request.state, "lang", "en")
         asked = do_request_signin_code(services, stage, card_number, mailer, language=language)
         if asked.answer is CodeAnswer.VOTING_NOT_OPEN:
@@ -150,10 +151,15 @@ def sign_in(
     by_code = bool(code and code.strip())
     method = "code" if by_code else "details"
     if by_code:
-        answer = do_sign_in(services, stage, card_number, code=code)
+        answer = do_sign_in(services, stage, card_number, attempt_key=attempt_key, code=code)
     elif last_name and postal_code:
         answer = do_sign_in(
-            services, stage, card_number, last_name=last_name, postal_code=postal_code
+            services,
+            stage,
+            card_number,
+            attempt_key=attempt_key,
+            last_name=last_name,
+            postal_code=postal_code,
         )
     else:
         message = _("Give your member number, your last name and your postal code.")
@@ -248,6 +254,7 @@ def register(
 ) -> Response:
     limiter.hit("register-address", client_address(request))
     if action == "send-code" and mailer is not None:
+        limiter.hit("code-member", member_key(request, card_number))
         language: str = getattr(request.state, "lang", "en")
         asked = do_request_code(services, stage, card_number, mailer, language=language)
         if asked.message != CODE_SENT:  # the window is closed: the same for every card

@@ -10,6 +10,7 @@ from fastapi import APIRouter, BackgroundTasks, Query
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
+from unionvote.domain.endorsement import parse_endorsement, questionnaire_key
 from unionvote.domain.publication import CHART_FILE, record_file_name
 from unionvote.services.board import (
     TrackerState,
@@ -51,11 +52,12 @@ def board(
     services: ServicesDep,
     verifier: Verifier,
     tasks: BackgroundTasks,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> Response:
     page = board_page(services, stage, before=before)
+    # At most one check at a time and one per interval: the task decides again, atomically.
     if request.app.state.settings.verify_board and verifier.needs_run(stage):
-        tasks.add_task(verifier.verify, stage)
+        tasks.add_task(verifier.verify_if_due, stage)
     return render(
         request,
         "public/board.html",
@@ -121,4 +123,14 @@ def chart(stage: str, services: ServicesDep) -> Response:
 def endorsement(request: Request, services: ServicesDep) -> Response:
     content = published_endorsement(services)
     record = json.loads(content) if content is not None else None
-    return render(request, "public/endorsement.html", {"record": record})
+    # Each linked questionnaire's comparison page, by the link's path.
+    questionnaires = {
+        link.path: key
+        for link in (parse_endorsement(content).links if content is not None else ())
+        if (key := questionnaire_key(link)) is not None
+    }
+    return render(
+        request,
+        "public/endorsement.html",
+        {"record": record, "questionnaires": questionnaires},
+    )

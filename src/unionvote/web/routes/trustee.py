@@ -47,6 +47,7 @@ from unionvote.services.trustees import (
     do_submit_single_key,
     do_submit_voutput,
     public_trustees,
+    trustee_owner,
     vinput_for,
 )
 from unionvote.web.auth import Trustee
@@ -147,8 +148,13 @@ async def upload(
         message = _("This file is too large to be a partial decryption.")
         return _page(request, services, identity, stage, error=message, status_code=413)
     try:
-        owner = do_add_partial_decryption(services.acting_as(identity.actor), stage, content)
+        mine = trustee_owner(services, stage, _position(identity))
+        owner = do_add_partial_decryption(
+            services.acting_as(identity.actor), stage, content, owner=mine
+        )
     except UnionVoteError as error:
+        if getattr(error, "check", "") == "stage.unknown":
+            raise
         detail = getattr(error, "detail", str(error))
         message = _("Your partial decryption was not accepted: %(reason)s") % {"reason": detail}
         return _page(request, services, identity, stage, error=message, status_code=422)

@@ -52,8 +52,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_voter_list_policies")),
         sa.UniqueConstraint("stage_id", name=op.f("uq_voter_list_policies_stage_id")),
     )
+    # Sign-in failures and staff sign-outs are looked up in the audit log by action and subject.
+    op.create_index("ix_audit_log_lookup", "audit_log", ["action", "subject", "at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_audit_log_lookup", table_name="audit_log")
     op.drop_table("voter_list_policies")
     op.drop_table("staff_accounts")

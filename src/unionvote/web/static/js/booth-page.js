@@ -238,7 +238,7 @@ function backFromAudit() {
   show("step-review");
 }
 
-$("choices").addEventListener("submit", review);
+$("review").addEventListener("click", review);
 $("change").addEventListener("click", change);
 $("cast").addEventListener("click", cast);
 $("audit").addEventListener("click", audit);
@@ -247,6 +247,5 @@ $("credential").addEventListener("change", () => {
   if ($("credential").value.trim()) readCredential();
 });
 $("booth-error").tabIndex = -1;
-if (booth.dataset.phase !== "voting") {
-  $("review").disabled = true;
-}
+// The page serves "Review my choice" disabled: it works only once this script is ready.
+$("review").disabled = booth.dataset.phase !== "voting";

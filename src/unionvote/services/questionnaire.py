@@ -1,0 +1,1656 @@
+"""The candidate questionnaire (issue 6): define it, enter the campaigns, send each a personal
+link by email, remind, track every step with its time, take the answers through the link,
+freeze them on submission, and publish the comparison the endorsement record links to.
+
+The personal link is ``BASE/questionnaire/answer/<token>``: a 256-bit random token shown once,
+in the email; only its SHA-256 is stored (``questionnaire_links``), so the database cannot
+answer for a campaign. ``do_send_links`` sends the first link of every campaign not yet sent,
+or, for one campaign, a new link that replaces (revokes) its earlier ones. A reminder carries a
+new link too (the reminder must be usable on its own) but leaves the earlier ones valid. Every
+link stops working at the due date.
+
+Answers are frozen on submission: a submitted response never changes. A correction is opened by
+the committee (``do_open_correction``, with its reason in the audit log) and is a new version;
+every earlier version stays visible on the comparison.
+
+Every action writes its audit entry in its own transaction; campaigns act as
+``campaign:<key>``. A refused action raises :class:`QuestionnaireError` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import hashlib
+import io
+import json
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Final
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from unionvote.domain.process import Problem
+from unionvote.domain.questionnaire import (
+    CHOICE,
+    PRIVATE,
+    PUBLISH_ALL,
+    TEXT,
+    AnswerProblem,
+    Question,
+    Questionnaire,
+    QuestionnaireError,
+    answers_digest,
+    canonical_json,
+    check_answers,
+    count_words,
+    parse_questionnaire,
+)
+from unionvote.mail import Mail, Mailer, MailError
+from unionvote.services.context import Services, Tx
+from unionvote.storage.models import (
+    QuestionnaireCampaign,
+    QuestionnaireContact,
+    QuestionnaireEvent,
+    QuestionnaireLink,
+    QuestionnairePublication,
+    QuestionnaireResponse,
+    QuestionnaireRow,
+    QuestionnaireVersion,
+)
+
+__all__ = [
+    "ANSWER_PATH",
+    "AnswerForm",
+    "CampaignInput",
+    "CampaignStatus",
+    "ChoiceView",
+    "Closed",
+    "ContactInput",
+    "Declined",
+    "Defined",
+    "Event",
+    "ImportedCampaigns",
+    "Overview",
+    "Publication",
+    "PublishedAnswer",
+    "PublishedCandidate",
+    "PublishedQuestionnaire",
+    "QuestionView",
+    "QuestionnaireError",
+    "QuestionnaireSummary",
+    "SavedDraft",
+    "SendReport",
+    "Submission",
+    "SubmittedVersion",
+    "answer_form",
+    "do_add_campaign",
+    "do_close",
+    "do_decline",
+    "do_define_questionnaire",
+    "do_import_campaigns",
+    "do_open_correction",
+    "do_open_form",
+    "do_publish",
+    "do_record_bounce",
+    "do_save_draft",
+    "do_send_links",
+    "do_send_reminders",
+    "do_submit",
+    "endorsement_links",
+    "forum_eligible",
+    "overview",
+    "publication_view",
+    "published_questionnaire",
+    "questionnaires",
+    "require_answered",
+    "token_hash",
+]
+
+ANSWER_PATH: Final = "/questionnaire/answer/"
+PUBLICATION_FORMAT: Final = "unionvote-questionnaire-publication/1"
+MAX_DECLINE_WORDS: Final = 200
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
+_KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_LANGUAGES = ("en", "es")
+
+LINK_NOT_VALID = (
+    "This questionnaire link is not valid. Check that you copied the whole link from the "
+    "email, or ask the committee to send a new one."
+)
+
+# -- the views ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChoiceView:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class QuestionView:
+    id: str
+    kind: str
+    text: str
+    help: str
+    required: bool
+    max_words: int | None
+    choices: tuple[ChoiceView, ...]
+
+
+@dataclass(frozen=True)
+class SubmittedVersion:
+    version: int
+    submitted_at: datetime.datetime
+    answers: Mapping[str, str]
+    digest: str
+
+
+@dataclass(frozen=True)
+class AnswerForm:
+    questionnaire_key: str
+    title: str
+    introduction: str
+    questionnaire_version: int
+    due_at: datetime.datetime
+    candidate_key: str
+    candidate_name: str
+    party: str
+    office: str
+    questions: tuple[QuestionView, ...]
+    state: str
+    answers: Mapping[str, str]
+    draft_saved_at: datetime.datetime | None
+    submitted: tuple[SubmittedVersion, ...]
+    declined_at: datetime.datetime | None
+    decline_reason: str
+    correction_open: bool
+
+
+@dataclass(frozen=True)
+class SavedDraft:
+    saved_at: datetime.datetime
+    answered: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Submission:
+    version: int
+    submitted_at: datetime.datetime
+    digest: str
+    confirmation_to: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Declined:
+    declined_at: datetime.datetime
+
+
+@dataclass(frozen=True)
+class ContactInput:
+    name: str
+    email: str
+    language: str = "en"
+
+
+@dataclass(frozen=True)
+class CampaignInput:
+    key: str
+    name: str
+    party: str
+    office: str
+    contacts: tuple[ContactInput, ...]
+
+
+@dataclass(frozen=True)
+class Defined:
+    key: str
+    version: int
+    title: str
+    due_at: datetime.datetime
+    digest: str
+    replaced: bool
+
+
+@dataclass(frozen=True)
+class ImportedCampaigns:
+    added: int
+    updated: int
+
+
+@dataclass(frozen=True)
+class SendReport:
+    sent: int
+    bounced: int
+    failed: int
+    skipped: int
+
+
+@dataclass(frozen=True)
+class Closed:
+    no_response: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class QuestionnaireSummary:
+    key: str
+    title: str
+    version: int
+    due_at: datetime.datetime
+    policy: str
+    campaigns: int
+    submitted: int
+    declined: int
+    published_at: datetime.datetime | None
+
+
+@dataclass(frozen=True)
+class Event:
+    at: datetime.datetime
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class CampaignStatus:
+    candidate_key: str
+    name: str
+    party: str
+    office: str
+    contacts: tuple[str, ...]
+    status: str
+    sent_at: datetime.datetime | None
+    bounced_at: datetime.datetime | None
+    opened_at: datetime.datetime | None
+    draft_saved_at: datetime.datetime | None
+    submitted_at: datetime.datetime | None
+    declined_at: datetime.datetime | None
+    no_response_at: datetime.datetime | None
+    reminders: int
+    response_version: int
+    events: tuple[Event, ...]
+
+
+@dataclass(frozen=True)
+class Overview:
+    key: str
+    title: str
+    version: int
+    due_at: datetime.datetime
+    policy: str
+    forum_rule: bool
+    campaigns: tuple[CampaignStatus, ...]
+
+
+@dataclass(frozen=True)
+class PublishedAnswer:
+    question_id: str
+    value: str
+    display: str
+
+
+@dataclass(frozen=True)
+class PublishedCandidate:
+    key: str
+    name: str
+    party: str
+    office: str
+    status: str
+    submitted_at: datetime.datetime | None
+    declined_at: datetime.datetime | None
+    decline_reason: str
+    version: int
+    earlier_versions: tuple[SubmittedVersion, ...]
+    answers: tuple[PublishedAnswer, ...] | None
+
+
+@dataclass(frozen=True)
+class PublishedQuestionnaire:
+    key: str
+    title: str
+    name: str
+    content: bytes
+    sha256: str
+    published_at: datetime.datetime
+
+    def __repr__(self) -> str:
+        return f"PublishedQuestionnaire({self.name!r}, sha256={self.sha256!r})"
+
+
+@dataclass(frozen=True)
+class Publication:
+    key: str
+    title: str
+    introduction: str
+    version: int
+    due_at: datetime.datetime
+    policy: str
+    language: str
+    questions: tuple[QuestionView, ...]
+    candidates: tuple[PublishedCandidate, ...]
+    published: PublishedQuestionnaire | None
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+_PARSED: dict[str, Questionnaire] = {}
+
+
+def _parsed(row: QuestionnaireRow) -> Questionnaire:
+    cached = _PARSED.get(row.digest)
+    if cached is None:
+        cached = parse_questionnaire(row.text, source=f"{row.key} version {row.version}")
+        _PARSED[row.digest] = cached
+    return cached
+
+
+def _questionnaire(
+    session: Session, key: str, *, for_update: bool = False
+) -> tuple[QuestionnaireRow, Questionnaire]:
+    query = select(QuestionnaireRow).where(QuestionnaireRow.key == key)
+    if for_update:
+        query = query.with_for_update()
+    row = session.scalar(query)
+    if row is None:
+        raise QuestionnaireError("questionnaire.unknown", f"there is no questionnaire {key!r}")
+    return row, _parsed(row)
+
+
+def _campaign(session: Session, row: QuestionnaireRow, key: str) -> QuestionnaireCampaign:
+    campaign = session.scalar(
+        select(QuestionnaireCampaign).where(
+            QuestionnaireCampaign.questionnaire_id == row.id, QuestionnaireCampaign.key == key
+        )
+    )
+    if campaign is None:
+        raise QuestionnaireError(
+            "questionnaire.unknown", f"questionnaire {row.key!r} has no campaign {key!r}"
+        )
+    return campaign
+
+
+def _campaigns(session: Session, row: QuestionnaireRow) -> list[QuestionnaireCampaign]:
+    return list(
+        session.scalars(
+            select(QuestionnaireCampaign)
+            .where(QuestionnaireCampaign.questionnaire_id == row.id)
+            .order_by(QuestionnaireCampaign.id)
+        )
+    )
+
+
+def _contacts(session: Session, campaign: QuestionnaireCampaign) -> list[QuestionnaireContact]:
+    return list(
+        session.scalars(
+            select(QuestionnaireContact)
+            .where(QuestionnaireContact.campaign_id == campaign.id)
+            .order_by(QuestionnaireContact.id)
+        )
+    )
+
+
+def _responses(session: Session, campaign: QuestionnaireCampaign) -> list[QuestionnaireResponse]:
+    return list(
+        session.scalars(
+            select(QuestionnaireResponse)
+            .where(QuestionnaireResponse.campaign_id == campaign.id)
+            .order_by(QuestionnaireResponse.version)
+        )
+    )
+
+
+def _events(session: Session, campaign: QuestionnaireCampaign) -> list[QuestionnaireEvent]:
+    return list(
+        session.scalars(
+            select(QuestionnaireEvent)
+            .where(QuestionnaireEvent.campaign_id == campaign.id)
+            .order_by(QuestionnaireEvent.at, QuestionnaireEvent.id)
+        )
+    )
+
+
+def _event(tx: Tx, campaign: QuestionnaireCampaign, kind: str, detail: str = "") -> None:
+    tx.session.add(QuestionnaireEvent(campaign_id=campaign.id, at=tx.at, kind=kind, detail=detail))
+
+
+def _submitted(responses: Sequence[QuestionnaireResponse]) -> list[SubmittedVersion]:
+    return [
+        SubmittedVersion(r.version, r.submitted_at, json.loads(r.answers), r.digest or "")
+        for r in responses
+        if r.status == "submitted" and r.submitted_at is not None
+    ]
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii", errors="replace")).hexdigest()
+
+
+_MONTHS_ES = (
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+)
+
+
+def when(at: datetime.datetime, language: str = "en") -> str:
+    """A time as an email says it: "March 1, 2024 at 23:59 UTC" / "1 de marzo de 2024…"."""
+    at = at.astimezone(datetime.UTC)
+    if language == "es":
+        return f"{at.day} de {_MONTHS_ES[at.month - 1]} de {at:%Y} a las {at:%H:%M} UTC"
+    return f"{at:%B} {at.day}, {at:%Y} at {at:%H:%M} UTC"
+
+
+def _question_views(q: Questionnaire, language: str) -> tuple[QuestionView, ...]:
+    return tuple(
+        QuestionView(
+            id=question.id,
+            kind=question.kind,
+            text=q.translated(question.text, language),
+            help=q.translated(question.help, language),
+            required=question.required,
+            max_words=question.max_words,
+            choices=tuple(
+                ChoiceView(str(i), q.translated(choice, language))
+                for i, choice in enumerate(question.choices)
+            ),
+        )
+        for question in q.questions
+    )
+
+
+# -- defining -----------------------------------------------------------------------------------
+
+
+def do_define_questionnaire(
+    services: Services, text: str, *, source: str = "<questionnaire>"
+) -> Defined:
+    """Define a questionnaire from its file, or replace its definition by a higher version.
+
+    Once links were sent, a new version may change the due date, the reminders, the
+    publication policy, the forum rule and the translations, but not the questions."""
+    parsed = parse_questionnaire(text, source=source)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    with services.transaction() as tx:
+        row = tx.session.scalar(
+            select(QuestionnaireRow).where(QuestionnaireRow.key == parsed.key).with_for_update()
+        )
+        replaced = row is not None
+        if row is None:
+            row = QuestionnaireRow(key=parsed.key, defined_at=tx.at)
+            tx.session.add(row)
+        else:
+            if parsed.version <= row.version:
+                raise QuestionnaireError(
+                    "questionnaire.version",
+                    f"questionnaire {parsed.key!r} is at version {row.version}: a new "
+                    f"definition needs a higher version (this file says {parsed.version})",
+                )
+            if row.closed_at is not None:
+                raise QuestionnaireError(
+                    "questionnaire.closed",
+                    f"questionnaire {parsed.key!r} was closed on {when(row.closed_at)}",
+                )
+            if row.first_sent_at is not None and (_parsed(row).comparable() != parsed.comparable()):
+                raise QuestionnaireError(
+                    "questionnaire.sent",
+                    f"links to questionnaire {parsed.key!r} were sent on "
+                    f"{when(row.first_sent_at)}: a new version may change the due date, "
+                    "reminders, publication and translations, not the questions",
+                )
+        row.version, row.title, row.text, row.digest = parsed.version, parsed.title, text, digest
+        row.due_at, row.policy, row.defined_at = parsed.due, parsed.publication, tx.at
+        tx.session.flush()
+        tx.session.add(
+            QuestionnaireVersion(
+                questionnaire_id=row.id,
+                version=parsed.version,
+                text=text,
+                digest=digest,
+                defined_at=tx.at,
+            )
+        )
+        tx.audit(
+            "questionnaire.define",
+            parsed.key,
+            version=parsed.version,
+            sha256=digest,
+            due=parsed.due.isoformat(),
+            policy=parsed.publication,
+            questions=len(parsed.questions),
+            replaced=replaced,
+        )
+    return Defined(parsed.key, parsed.version, parsed.title, parsed.due, digest, replaced)
+
+
+# -- campaigns ----------------------------------------------------------------------------------
+
+
+def _campaign_problems(campaign: CampaignInput) -> list[str]:
+    problems: list[str] = []
+    if not _KEY.fullmatch(campaign.key):
+        problems.append(
+            f"campaign key {campaign.key!r}: use lower-case letters, digits and hyphens"
+        )
+    for name, value, limit in (
+        ("name", campaign.name, 200),
+        ("party", campaign.party, 100),
+        ("office", campaign.office, 200),
+    ):
+        if not value.strip():
+            problems.append(f"campaign {campaign.key!r}: the {name} is missing")
+        elif len(value) > limit:
+            problems.append(f"campaign {campaign.key!r}: the {name} is over {limit} characters")
+    emails = [c.email.strip().lower() for c in campaign.contacts]
+    for contact in campaign.contacts:
+        if not _EMAIL.fullmatch(contact.email.strip()) or len(contact.email) > 320:
+            problems.append(f"campaign {campaign.key!r}: {contact.email!r} is not an email address")
+        if contact.language not in _LANGUAGES:
+            problems.append(
+                f"campaign {campaign.key!r}: language {contact.language!r} "
+                f"(expected {' or '.join(_LANGUAGES)})"
+            )
+        if not contact.name.strip():
+            problems.append(f"campaign {campaign.key!r}: a contact's name is missing")
+    if len(set(emails)) != len(emails):
+        problems.append(f"campaign {campaign.key!r}: a contact's address is listed twice")
+    return problems
+
+
+def _upsert(tx: Tx, row: QuestionnaireRow, campaign: CampaignInput) -> bool:
+    """Add the campaign or update it (name, party, office; contacts added). True if added."""
+    existing = tx.session.scalar(
+        select(QuestionnaireCampaign).where(
+            QuestionnaireCampaign.questionnaire_id == row.id,
+            QuestionnaireCampaign.key == campaign.key,
+        )
+    )
+    added = existing is None
+    if existing is None:
+        existing = QuestionnaireCampaign(
+            questionnaire_id=row.id,
+            key=campaign.key,
+            state="open",
+            correction_open=False,
+            decline_reason="",
+            created_at=tx.at,
+        )
+        tx.session.add(existing)
+    existing.name = campaign.name.strip()
+    existing.party = campaign.party.strip()
+    existing.office = campaign.office.strip()
+    tx.session.flush()
+    known = {c.email.lower() for c in _contacts(tx.session, existing)}
+    new_contacts = []
+    for contact in campaign.contacts:
+        email = contact.email.strip()
+        if email.lower() not in known:
+            known.add(email.lower())
+            new_contacts.append(email)
+            tx.session.add(
+                QuestionnaireContact(
+                    campaign_id=existing.id,
+                    name=contact.name.strip(),
+                    email=email,
+                    language=contact.language,
+                )
+            )
+    tx.audit(
+        "questionnaire.campaign.add" if added else "questionnaire.campaign.update",
+        f"{row.key}/{campaign.key}",
+        name=existing.name,
+        party=existing.party,
+        office=existing.office,
+        contacts_added=len(new_contacts),
+    )
+    return added
+
+
+def _open_for_campaigns(row: QuestionnaireRow, at: datetime.datetime) -> None:
+    if row.closed_at is not None or at >= row.due_at:
+        raise QuestionnaireError(
+            "questionnaire.due",
+            f"questionnaire {row.key!r} was due on {when(row.due_at)}: no campaign can be "
+            "added or sent a link now",
+        )
+
+
+def do_add_campaign(services: Services, key: str, campaign: CampaignInput) -> str:
+    """Enter a candidate's campaign (or update it: its contacts are added to). An empty
+    ``office`` is the questionnaire's."""
+    with services.transaction() as tx:
+        row, q = _questionnaire(tx.session, key, for_update=True)
+        _open_for_campaigns(row, tx.at)
+        if not campaign.office.strip():
+            campaign = replace(campaign, office=q.office)
+        problems = _campaign_problems(campaign)
+        if problems:
+            raise QuestionnaireError("questionnaire.campaign", "; ".join(problems))
+        _upsert(tx, row, campaign)
+    return campaign.key
+
+
+_CSV_COLUMNS = ("key", "name", "party", "office", "contact_name", "contact_email", "language")
+
+
+def parse_campaigns_csv(
+    csv_text: str, *, office: str = "", source: str = "<csv>"
+) -> list[CampaignInput]:
+    """Campaigns from a CSV file (one row per contact; rows of the same key are one campaign).
+    Columns: key, name, party, office (optional: the questionnaire's), contact_name,
+    contact_email, language (optional: en). Raises listing every problem with its line."""
+    reader = csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")))
+    header = tuple(reader.fieldnames or ())
+    required = ("key", "name", "party", "contact_name", "contact_email")
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise QuestionnaireError(
+            "questionnaire.csv", f"{source}:1: missing column(s): {', '.join(missing)}"
+        )
+    unknown = [c for c in header if c not in _CSV_COLUMNS]
+    if unknown:
+        raise QuestionnaireError(
+            "questionnaire.csv",
+            f"{source}:1: unknown column(s): {', '.join(unknown)} "
+            f"(expected {', '.join(_CSV_COLUMNS)})",
+        )
+    problems: list[Problem] = []
+    grouped: dict[str, list[tuple[int, dict[str, str]]]] = {}
+    for record in reader:
+        line = reader.line_num
+        values = {k: (v or "").strip() for k, v in record.items() if k is not None}
+        if None in record:
+            problems.append(Problem(line, "row", "more fields than columns"))
+            continue
+        grouped.setdefault(values.get("key", ""), []).append((line, values))
+    campaigns: list[CampaignInput] = []
+    for ckey, rows in grouped.items():
+        line, first = rows[0]
+        for other_line, other in rows[1:]:
+            for column in ("name", "party", "office"):
+                if other.get(column, "") != first.get(column, ""):
+                    problems.append(
+                        Problem(other_line, column, f"differs from line {line} for {ckey!r}")
+                    )
+        campaign = CampaignInput(
+            key=ckey,
+            name=first.get("name", ""),
+            party=first.get("party", ""),
+            office=first.get("office", "") or office,
+            contacts=tuple(
+                ContactInput(
+                    values.get("contact_name", ""),
+                    values.get("contact_email", ""),
+                    values.get("language", "") or "en",
+                )
+                for _, values in rows
+            ),
+        )
+        problems.extend(Problem(line, ckey or "key", p) for p in _campaign_problems(campaign))
+        campaigns.append(campaign)
+    if problems:
+        lines = [f"{source}:{p.line}: {p.field}: {p.message}" for p in problems]
+        raise QuestionnaireError(
+            "questionnaire.csv", f"{len(lines)} problem(s) in {source}\n" + "\n".join(lines)
+        )
+    if not campaigns:
+        raise QuestionnaireError("questionnaire.csv", f"{source} lists no campaign")
+    return campaigns
+
+
+def do_import_campaigns(
+    services: Services, key: str, csv_text: str, *, source: str = "<csv>"
+) -> ImportedCampaigns:
+    """Import campaigns from CSV: all of them, or none if any row has a problem."""
+    with services.transaction() as tx:
+        row, parsed = _questionnaire(tx.session, key, for_update=True)
+        _open_for_campaigns(row, tx.at)
+        campaigns = parse_campaigns_csv(csv_text, office=parsed.office, source=source)
+        added = sum(_upsert(tx, row, campaign) for campaign in campaigns)
+        tx.audit(
+            "questionnaire.campaign.import",
+            key,
+            source=source,
+            added=added,
+            updated=len(campaigns) - added,
+        )
+    return ImportedCampaigns(added, len(campaigns) - added)
+
+
+# -- sending ------------------------------------------------------------------------------------
+
+
+def _base(base_url: str) -> str:
+    base = base_url.strip().rstrip("/")
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", base):
+        raise QuestionnaireError(
+            "questionnaire.base-url",
+            f"{base_url!r} is not the website's address (expected https://host or http://host)",
+        )
+    return base
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    campaign_id: int
+    campaign_key: str
+    mails: tuple[Mail, ...]
+
+
+def _link_mail(
+    q: Questionnaire,
+    campaign: QuestionnaireCampaign,
+    contact: QuestionnaireContact,
+    url: str,
+    *,
+    reminder: bool,
+) -> Mail:
+    es = contact.language == "es"
+    title = q.translated(q.title, contact.language)
+    due = when(q.due, contact.language)
+    if es:
+        subject = f"{'Recordatorio: ' if reminder else ''}{title} (fecha límite: {due})"
+        text = (
+            f"Estimado/a {contact.name}:\n\n"
+            f"{'Le recordamos que aún no hemos recibido' if reminder else 'Le enviamos'} "
+            f"el cuestionario «{title}» para la campaña de {campaign.name}.\n\n"
+            f"Responda aquí (no necesita cuenta; puede guardar un borrador):\n{url}\n\n"
+            f"Fecha límite: {due}. También puede indicar en el formulario que la campaña "
+            "no responderá.\n\n"
+            "Este enlace es personal de su campaña: quien lo tenga puede responder en su "
+            "nombre. No lo reenvíe fuera de la campaña.\n"
+        )
+    else:
+        subject = f"{'Reminder: ' if reminder else ''}{title} (due {due})"
+        text = (
+            f"Dear {contact.name},\n\n"
+            + (
+                f"This is a reminder: we have not yet received {campaign.name}'s answers to "
+                f'"{title}".\n\n'
+                if reminder
+                else f'We ask {campaign.name}\'s campaign to answer "{title}".\n\n'
+            )
+            + f"Answer here (no account needed; you can save a draft):\n{url}\n\n"
+            f"The answers are due by {due}. You can also tell us on the form that the "
+            "campaign declines to answer.\n\n"
+            "This link is personal to your campaign: anyone who has it can answer for it. "
+            "Please do not forward it outside the campaign.\n"
+        )
+    return Mail(to=contact.email, subject=subject, text=text, language=contact.language)
+
+
+def _deliver(
+    services: Services, key: str, outgoing: Sequence[_Outgoing], mailer: Mailer, kind: str
+) -> tuple[int, int, int]:
+    """Send the mails, then record each outcome with its time (one transaction)."""
+    outcomes: list[tuple[int, str, str, str]] = []  # campaign id, kind, email, detail
+    for item in outgoing:
+        for mail in item.mails:
+            try:
+                mailer.send(mail)
+                outcomes.append((item.campaign_id, kind, mail.to, ""))
+            except MailError as error:
+                outcomes.append(
+                    (
+                        item.campaign_id,
+                        "bounced" if error.permanent else "send-failed",
+                        mail.to,
+                        error.detail,
+                    )
+                )
+    with services.transaction() as tx:
+        for campaign_id, what, email, detail in outcomes:
+            tx.session.add(
+                QuestionnaireEvent(
+                    campaign_id=campaign_id,
+                    at=services.clock.now(),
+                    kind=what,
+                    detail=f"{email}: {detail}" if detail else email,
+                )
+            )
+        counts = {k: sum(1 for o in outcomes if o[1] == k) for k in (kind, "bounced")}
+        failed = sum(1 for o in outcomes if o[1] == "send-failed")
+        tx.audit(
+            f"questionnaire.{'remind' if kind == 'reminded' else 'send'}.outcome",
+            key,
+            delivered=counts[kind],
+            bounced=counts["bounced"],
+            failed=failed,
+        )
+    return counts[kind], counts["bounced"], failed
+
+
+def _new_link(tx: Tx, campaign: QuestionnaireCampaign, base: str, *, revoke: bool) -> str:
+    if revoke:
+        for link in tx.session.scalars(
+            select(QuestionnaireLink).where(
+                QuestionnaireLink.campaign_id == campaign.id,
+                QuestionnaireLink.revoked_at.is_(None),
+            )
+        ):
+            link.revoked_at = tx.at
+    token = secrets.token_urlsafe(32)
+    tx.session.add(
+        QuestionnaireLink(
+            campaign_id=campaign.id, token_hash=token_hash(token), issued_at=tx.at, revoked_at=None
+        )
+    )
+    return f"{base}{ANSWER_PATH}{token}"
+
+
+def _has_link(session: Session, campaign: QuestionnaireCampaign) -> bool:
+    count = session.scalar(
+        select(func.count())
+        .select_from(QuestionnaireLink)
+        .where(QuestionnaireLink.campaign_id == campaign.id)
+    )
+    return bool(count)
+
+
+def _may_answer(campaign: QuestionnaireCampaign) -> bool:
+    return campaign.state == "open" or campaign.correction_open
+
+
+def do_send_links(
+    services: Services,
+    key: str,
+    mailer: Mailer,
+    *,
+    base_url: str,
+    candidate: str | None = None,
+) -> SendReport:
+    """Email each campaign not yet sent a personal link; with ``candidate``, send that
+    campaign a new link that replaces its earlier ones (a lost or leaked link)."""
+    base = _base(base_url)
+    outgoing: list[_Outgoing] = []
+    skipped = 0
+    with services.transaction() as tx:
+        row, q = _questionnaire(tx.session, key, for_update=True)
+        _open_for_campaigns(row, tx.at)
+        if candidate is not None:
+            chosen = [_campaign(tx.session, row, candidate)]
+            if not _may_answer(chosen[0]):
+                raise QuestionnaireError(
+                    "questionnaire.submitted",
+                    f"campaign {candidate!r} has {chosen[0].state} already: open a "
+                    "correction first if it should answer again",
+                )
+        else:
+            chosen = [c for c in _campaigns(tx.session, row) if not _has_link(tx.session, c)]
+            skipped = len(_campaigns(tx.session, row)) - len(chosen)
+        for campaign in chosen:
+            contacts = _contacts(tx.session, campaign)
+            if not contacts:
+                skipped += 1
+                continue
+            url = _new_link(tx, campaign, base, revoke=candidate is not None)
+            mails = tuple(_link_mail(q, campaign, c, url, reminder=False) for c in contacts)
+            outgoing.append(_Outgoing(campaign.id, campaign.key, mails))
+        if outgoing and row.first_sent_at is None:
+            row.first_sent_at = tx.at
+        tx.audit(
+            "questionnaire.send",
+            key,
+            campaigns=[o.campaign_key for o in outgoing],
+            replaces_earlier=candidate is not None,
+            skipped=skipped,
+        )
+    sent, bounced, failed = _deliver(services, key, outgoing, mailer, "sent")
+    return SendReport(sent, bounced, failed, skipped)
+
+
+def do_send_reminders(services: Services, key: str, mailer: Mailer, *, base_url: str) -> SendReport:
+    """Remind every campaign that has not submitted or declined, once per reminder day that
+    has come (``reminders`` in the file). A reminder carries a new link; earlier links stay
+    valid."""
+    base = _base(base_url)
+    outgoing: list[_Outgoing] = []
+    skipped = 0
+    with services.transaction() as tx:
+        row, q = _questionnaire(tx.session, key, for_update=True)
+        _open_for_campaigns(row, tx.at)
+        come = sum(1 for at in q.reminder_times() if at <= tx.at)
+        for campaign in _campaigns(tx.session, row):
+            events = _events(tx.session, campaign)
+            reminded = sum(1 for e in events if e.kind == "reminded")
+            contacts = _contacts(tx.session, campaign)
+            if (
+                campaign.state != "open"
+                or not contacts
+                or not _has_link(tx.session, campaign)
+                or reminded >= come
+            ):
+                skipped += 1
+                continue
+            url = _new_link(tx, campaign, base, revoke=False)
+            mails = tuple(_link_mail(q, campaign, c, url, reminder=True) for c in contacts)
+            outgoing.append(_Outgoing(campaign.id, campaign.key, mails))
+        tx.audit(
+            "questionnaire.remind",
+            key,
+            campaigns=[o.campaign_key for o in outgoing],
+            skipped=skipped,
+        )
+    sent, bounced, failed = _deliver(services, key, outgoing, mailer, "reminded")
+    return SendReport(sent, bounced, failed, skipped)
+
+
+def do_record_bounce(services: Services, key: str, candidate: str, email: str, detail: str) -> None:
+    """Record a bounce that came back later (a delivery status notification)."""
+    with services.transaction() as tx:
+        row, _ = _questionnaire(tx.session, key)
+        campaign = _campaign(tx.session, row, candidate)
+        if email.strip().lower() not in {c.email.lower() for c in _contacts(tx.session, campaign)}:
+            raise QuestionnaireError(
+                "questionnaire.contact", f"{email!r} is not a contact of campaign {candidate!r}"
+            )
+        _event(tx, campaign, "bounced", f"{email.strip()}: {detail.strip()}")
+        tx.audit("questionnaire.bounce", f"{key}/{candidate}", email=email.strip())
+
+
+# -- the campaign's form ------------------------------------------------------------------------
+
+
+def _by_token(
+    tx: Tx, token: str
+) -> tuple[QuestionnaireRow, Questionnaire, QuestionnaireCampaign, QuestionnaireLink]:
+    if not _TOKEN.fullmatch(token):
+        raise QuestionnaireError("questionnaire.link", LINK_NOT_VALID)
+    link = tx.session.scalar(
+        select(QuestionnaireLink).where(QuestionnaireLink.token_hash == token_hash(token))
+    )
+    if link is None:
+        raise QuestionnaireError("questionnaire.link", LINK_NOT_VALID)
+    campaign = tx.session.get(QuestionnaireCampaign, link.campaign_id, with_for_update=True)
+    assert campaign is not None
+    row = tx.session.get(QuestionnaireRow, campaign.questionnaire_id)
+    assert row is not None
+    tx.actor = f"campaign:{campaign.key}"
+    if link.revoked_at is not None:
+        raise QuestionnaireError(
+            "questionnaire.expired",
+            f"This link was replaced by a newer one on {when(link.revoked_at)}. Use the "
+            "link in the latest email from the committee.",
+        )
+    return row, _parsed(row), campaign, link
+
+
+def _not_due(row: QuestionnaireRow, at: datetime.datetime, *, opening: bool) -> None:
+    if at >= row.due_at or row.closed_at is not None:
+        if opening:
+            raise QuestionnaireError(
+                "questionnaire.expired",
+                f"This link expired: the questionnaire was due on {when(row.due_at)}.",
+            )
+        raise QuestionnaireError(
+            "questionnaire.due",
+            f"The questionnaire was due on {when(row.due_at)}: answers are no longer "
+            "accepted, and nothing was saved.",
+        )
+
+
+def _refuse_if_frozen(campaign: QuestionnaireCampaign, session: Session) -> None:
+    if campaign.correction_open:
+        return
+    if campaign.state == "submitted":
+        submitted = _submitted(_responses(session, campaign))
+        at = submitted[-1].submitted_at if submitted else None
+        raise QuestionnaireError(
+            "questionnaire.submitted",
+            f"These answers were submitted{f' on {when(at)}' if at else ''} and cannot be "
+            "changed. To correct them, ask the committee to open a correction.",
+        )
+    if campaign.state == "declined":
+        raise QuestionnaireError(
+            "questionnaire.declined",
+            f"The campaign declined to answer"
+            f"{f' on {when(campaign.declined_at)}' if campaign.declined_at else ''}. To answer "
+            "after all, ask the committee to reopen the questionnaire for you.",
+        )
+
+
+def _form(
+    session: Session,
+    row: QuestionnaireRow,
+    q: Questionnaire,
+    campaign: QuestionnaireCampaign,
+    language: str,
+) -> AnswerForm:
+    responses = _responses(session, campaign)
+    submitted = tuple(_submitted(responses))
+    draft = next((r for r in responses if r.status == "draft"), None)
+    if draft is not None and _may_answer(campaign):
+        answers: Mapping[str, str] = json.loads(draft.answers)
+    elif submitted:
+        answers = submitted[-1].answers
+    else:
+        answers = {}
+    state = "open" if _may_answer(campaign) else campaign.state
+    return AnswerForm(
+        questionnaire_key=row.key,
+        title=q.translated(q.title, language),
+        introduction=q.translated(q.introduction, language),
+        questionnaire_version=row.version,
+        due_at=row.due_at,
+        candidate_key=campaign.key,
+        candidate_name=campaign.name,
+        party=campaign.party,
+        office=q.translated(campaign.office, language),
+        questions=_question_views(q, language),
+        state=state,
+        answers=dict(answers),
+        draft_saved_at=draft.saved_at if draft is not None else None,
+        submitted=submitted,
+        declined_at=campaign.declined_at if campaign.state == "declined" else None,
+        decline_reason=campaign.decline_reason if campaign.state == "declined" else "",
+        correction_open=campaign.correction_open,
+    )
+
+
+def do_open_form(services: Services, token: str, *, language: str = "en") -> AnswerForm:
+    """The answer form for the campaign the link belongs to; records that it was opened."""
+    with services.transaction() as tx:
+        row, q, campaign, _ = _by_token(tx, token)
+        _not_due(row, tx.at, opening=True)
+        _event(tx, campaign, "opened")
+        tx.audit("questionnaire.open", f"{row.key}/{campaign.key}")
+        form = _form(tx.session, row, q, campaign, language)
+    return form
+
+
+def answer_form(services: Services, token: str, *, language: str = "en") -> AnswerForm:
+    """The same form as :func:`do_open_form` without recording an opening (to show the form
+    again beside a refusal). Raises as ``do_open_form`` does."""
+    with services.transaction() as tx:
+        row, q, campaign, _ = _by_token(tx, token)
+        _not_due(row, tx.at, opening=True)
+        return _form(tx.session, row, q, campaign, language)
+
+
+def _draft_row(
+    tx: Tx, row: QuestionnaireRow, campaign: QuestionnaireCampaign
+) -> QuestionnaireResponse:
+    responses = _responses(tx.session, campaign)
+    draft = next((r for r in responses if r.status == "draft"), None)
+    if draft is None:
+        draft = QuestionnaireResponse(
+            campaign_id=campaign.id,
+            version=len(responses) + 1,
+            questionnaire_version=row.version,
+            status="draft",
+            answers="{}",
+            saved_at=tx.at,
+            submitted_at=None,
+            digest=None,
+        )
+        tx.session.add(draft)
+    return draft
+
+
+def do_save_draft(services: Services, token: str, answers: Mapping[str, str]) -> SavedDraft:
+    """Save the campaign's answers so far (any question may be blank; each is checked)."""
+    with services.transaction() as tx:
+        row, q, campaign, _ = _by_token(tx, token)
+        _not_due(row, tx.at, opening=False)
+        _refuse_if_frozen(campaign, tx.session)
+        checked = check_answers(q, answers, complete=False)
+        draft = _draft_row(tx, row, campaign)
+        draft.answers = json.dumps(checked, sort_keys=True, ensure_ascii=False)
+        draft.saved_at, draft.questionnaire_version = tx.at, row.version
+        answered = sum(1 for v in checked.values() if v)
+        _event(tx, campaign, "draft-saved", f"{answered} of {len(checked)} answered")
+        tx.audit(
+            "questionnaire.draft",
+            f"{row.key}/{campaign.key}",
+            version=draft.version,
+            answered=answered,
+        )
+    return SavedDraft(tx.at, answered, len(checked))
+
+
+def _confirmation(
+    services: Services,
+    mailer: Mailer,
+    campaign_id: int,
+    mails: Sequence[Mail],
+) -> None:
+    outcomes: list[tuple[str, str]] = []
+    for mail in mails:
+        try:
+            mailer.send(mail)
+            outcomes.append(("confirmation-sent", mail.to))
+        except MailError as error:
+            outcomes.append(("confirmation-bounced", f"{mail.to}: {error.detail}"))
+    with services.transaction() as tx:
+        for kind, detail in outcomes:
+            tx.session.add(
+                QuestionnaireEvent(campaign_id=campaign_id, at=tx.at, kind=kind, detail=detail)
+            )
+
+
+def _answers_text(q: Questionnaire, answers: Mapping[str, str], language: str) -> str:
+    blank = "(sin respuesta)" if language == "es" else "(not answered)"
+    lines = []
+    for question in q.questions:
+        value = answers.get(question.id, "")
+        shown = q.display(question, value, language) if value else blank
+        lines.append(f"{q.translated(question.text, language)}\n{shown}\n")
+    return "\n".join(lines)
+
+
+def _submitted_mail(
+    q: Questionnaire,
+    campaign: QuestionnaireCampaign,
+    contact: QuestionnaireContact,
+    answers: Mapping[str, str],
+    version: int,
+    at: datetime.datetime,
+    digest: str,
+) -> Mail:
+    lang = contact.language
+    title = q.translated(q.title, lang)
+    if lang == "es":
+        subject = f"Recibimos sus respuestas: {title}"
+        head = (
+            f"Recibimos las respuestas de la campaña de {campaign.name} el {when(at, lang)}"
+            f"{f' (versión {version}, una corrección)' if version > 1 else ''}. "
+            "Quedan registradas tal como se enviaron.\n\n"
+        )
+        tail = f"\nHuella SHA-256 de las respuestas: {digest}\n"
+    else:
+        subject = f"We received your answers: {title}"
+        head = (
+            f"We received the answers of {campaign.name}'s campaign on {when(at, lang)}"
+            f"{f' (version {version}, a correction)' if version > 1 else ''}. "
+            "They are recorded exactly as sent.\n\n"
+        )
+        tail = f"\nSHA-256 of the answers: {digest}\n"
+    text = head + _answers_text(q, answers, lang) + tail
+    return Mail(to=contact.email, subject=subject, text=text, language=lang)
+
+
+def do_submit(
+    services: Services,
+    token: str,
+    answers: Mapping[str, str],
+    mailer: Mailer | None,
+    *,
+    language: str = "en",
+) -> Submission:
+    """Submit the campaign's answers: checked, frozen as a new version, confirmed by email to
+    the campaign's contacts (each in their language) after the commit."""
+    del language  # each contact gets the confirmation in their own language
+    mails: list[Mail] = []
+    with services.transaction() as tx:
+        row, q, campaign, _ = _by_token(tx, token)
+        _not_due(row, tx.at, opening=False)
+        _refuse_if_frozen(campaign, tx.session)
+        checked = check_answers(q, answers, complete=True)
+        digest = answers_digest(checked)
+        draft = _draft_row(tx, row, campaign)
+        draft.answers = json.dumps(checked, sort_keys=True, ensure_ascii=False)
+        draft.status, draft.saved_at, draft.submitted_at = "submitted", tx.at, tx.at
+        draft.digest, draft.questionnaire_version = digest, row.version
+        version = draft.version
+        campaign.state, campaign.correction_open = "submitted", False
+        _event(tx, campaign, "submitted", f"version {version}")
+        tx.audit(
+            "questionnaire.submit",
+            f"{row.key}/{campaign.key}",
+            version=version,
+            answers_sha256=digest,
+        )
+        contacts = _contacts(tx.session, campaign)
+        if mailer is not None:
+            mails = [
+                _submitted_mail(q, campaign, c, checked, version, tx.at, digest) for c in contacts
+            ]
+            campaign_id = campaign.id
+            tx.after_commit(lambda: _confirmation(services, mailer, campaign_id, mails))
+    return Submission(version, tx.at, digest, tuple(m.to for m in mails))
+
+
+def do_decline(
+    services: Services,
+    token: str,
+    reason: str,
+    mailer: Mailer | None,
+    *,
+    language: str = "en",
+) -> Declined:
+    """Record that the campaign declines to answer (with its reason, if it gives one)."""
+    del language
+    reason = reason.replace("\r\n", "\n").strip()
+    words = count_words(reason)
+    if words > MAX_DECLINE_WORDS:
+        raise QuestionnaireError(
+            "questionnaire.too-long",
+            f"The reason has {words} words; the limit is {MAX_DECLINE_WORDS}.",
+            (
+                AnswerProblem(
+                    "",
+                    "questionnaire.too-long",
+                    f"The reason has {words} words; the limit is {MAX_DECLINE_WORDS}.",
+                ),
+            ),
+        )
+    mails: list[Mail] = []
+    with services.transaction() as tx:
+        row, q, campaign, _ = _by_token(tx, token)
+        _not_due(row, tx.at, opening=False)
+        _refuse_if_frozen(campaign, tx.session)
+        if _submitted(_responses(tx.session, campaign)):
+            raise QuestionnaireError(
+                "questionnaire.submitted",
+                "This campaign has submitted answers already; they stay on the record. "
+                "Send a corrected version instead.",
+            )
+        campaign.state, campaign.correction_open = "declined", False
+        campaign.declined_at, campaign.decline_reason = tx.at, reason
+        _event(tx, campaign, "declined", reason)
+        tx.audit("questionnaire.decline", f"{row.key}/{campaign.key}", reason=reason)
+        if mailer is not None:
+            for contact in _contacts(tx.session, campaign):
+                title = q.translated(q.title, contact.language)
+                if contact.language == "es":
+                    subject = f"Registramos que su campaña no responderá: {title}"
+                    text = (
+                        f"Registramos el {when(tx.at, 'es')} que la campaña de {campaign.name} "
+                        "no responderá. Los miembros verán «Se negó a responder».\n"
+                    )
+                else:
+                    subject = f"We recorded that your campaign declines: {title}"
+                    text = (
+                        f"We recorded on {when(tx.at)} that {campaign.name}'s campaign declines "
+                        'to answer. Members will see "Declined to answer".\n'
+                    )
+                mails.append(Mail(contact.email, subject, text, language=contact.language))
+            campaign_id = campaign.id
+            tx.after_commit(lambda: _confirmation(services, mailer, campaign_id, mails))
+    return Declined(tx.at)
+
+
+# -- the committee after the due date -----------------------------------------------------------
+
+
+def do_close(services: Services, key: str) -> Closed:
+    """After the due date: record "no response" for every campaign that neither submitted
+    nor declined, and end any open correction."""
+    with services.transaction() as tx:
+        row, _ = _questionnaire(tx.session, key, for_update=True)
+        if row.closed_at is not None:
+            raise QuestionnaireError(
+                "questionnaire.closed", f"questionnaire {key!r} was closed on {when(row.closed_at)}"
+            )
+        if tx.at < row.due_at:
+            raise QuestionnaireError(
+                "questionnaire.not-due",
+                f"questionnaire {key!r} is due on {when(row.due_at)}: close it after that",
+            )
+        missing = []
+        for campaign in _campaigns(tx.session, row):
+            campaign.correction_open = False
+            if campaign.state == "open" and not _submitted(_responses(tx.session, campaign)):
+                missing.append(campaign.key)
+                _event(tx, campaign, "no-response", f"nothing by {when(row.due_at)}")
+        row.closed_at = tx.at
+        tx.audit("questionnaire.close", key, no_response=missing)
+    return Closed(tuple(missing))
+
+
+def do_open_correction(services: Services, key: str, candidate: str, reason: str) -> None:
+    """Let a campaign that submitted (or declined) send a new version before the due date;
+    the earlier versions stay on the record."""
+    reason = reason.strip()
+    if not reason:
+        raise QuestionnaireError("questionnaire.reason", "say why the correction is opened")
+    with services.transaction() as tx:
+        row, _ = _questionnaire(tx.session, key, for_update=True)
+        _open_for_campaigns(row, tx.at)
+        campaign = _campaign(tx.session, row, candidate)
+        if campaign.state == "open" and not campaign.correction_open:
+            raise QuestionnaireError(
+                "questionnaire.open",
+                f"campaign {candidate!r} has not submitted or declined: it can answer already",
+            )
+        if campaign.correction_open:
+            raise QuestionnaireError(
+                "questionnaire.open", f"a correction is open for {candidate!r} already"
+            )
+        campaign.correction_open = True
+        if campaign.state == "declined":
+            campaign.state = "open"
+        _event(tx, campaign, "correction-opened", reason)
+        tx.audit("questionnaire.correction", f"{key}/{candidate}", reason=reason)
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def _first(events: Sequence[QuestionnaireEvent], kind: str) -> datetime.datetime | None:
+    return next((e.at for e in events if e.kind == kind), None)
+
+
+def _last(events: Sequence[QuestionnaireEvent], kind: str) -> datetime.datetime | None:
+    return next((e.at for e in reversed(events) if e.kind == kind), None)
+
+
+def _status(
+    session: Session,
+    row: QuestionnaireRow,
+    campaign: QuestionnaireCampaign,
+    now: datetime.datetime,
+) -> CampaignStatus:
+    events = _events(session, campaign)
+    responses = _responses(session, campaign)
+    submitted = _submitted(responses)
+    draft = next((r for r in responses if r.status == "draft"), None)
+    no_response_at = _first(events, "no-response")
+    answered_or_declined = campaign.state != "open" or bool(submitted)
+    if no_response_at is None and not answered_or_declined and now >= row.due_at:
+        no_response_at = row.due_at
+    sent_at = _first(events, "sent")
+    bounced_at = _first(events, "bounced")
+    opened_at = _first(events, "opened")
+    if campaign.state == "submitted" or (submitted and campaign.correction_open):
+        status = "submitted"
+    elif campaign.state == "declined":
+        status = "declined"
+    elif no_response_at is not None:
+        status = "no-response"
+    elif draft is not None:
+        status = "draft"
+    elif opened_at is not None:
+        status = "opened"
+    elif sent_at is not None:
+        status = "sent"
+    elif bounced_at is not None:
+        status = "bounced"
+    else:
+        status = "not-sent"
+    return CampaignStatus(
+        candidate_key=campaign.key,
+        name=campaign.name,
+        party=campaign.party,
+        office=campaign.office,
+        contacts=tuple(c.email for c in _contacts(session, campaign)),
+        status=status,
+        sent_at=sent_at,
+        bounced_at=bounced_at,
+        opened_at=opened_at,
+        draft_saved_at=_last(events, "draft-saved"),
+        submitted_at=submitted[-1].submitted_at if submitted else None,
+        declined_at=campaign.declined_at if campaign.state == "declined" else None,
+        no_response_at=no_response_at,
+        reminders=sum(1 for e in events if e.kind == "reminded"),
+        response_version=submitted[-1].version if submitted else 0,
+        events=tuple(Event(e.at, e.kind, e.detail) for e in events),
+    )
+
+
+def overview(services: Services, key: str) -> Overview:
+    """Every campaign's status with the time of each step (the committee's view)."""
+    with services.transaction() as tx:
+        row, q = _questionnaire(tx.session, key)
+        campaigns = tuple(_status(tx.session, row, c, tx.at) for c in _campaigns(tx.session, row))
+        return Overview(
+            row.key,
+            row.title,
+            row.version,
+            row.due_at,
+            row.policy,
+            q.answer_required_for_forum,
+            campaigns,
+        )
+
+
+def _latest_publication(session: Session, row: QuestionnaireRow) -> PublishedQuestionnaire | None:
+    pub = session.scalar(
+        select(QuestionnairePublication)
+        .where(QuestionnairePublication.questionnaire_id == row.id)
+        .order_by(QuestionnairePublication.id.desc())
+        .limit(1)
+    )
+    if pub is None:
+        return None
+    return PublishedQuestionnaire(row.key, row.title, pub.name, pub.content, pub.digest, pub.at)
+
+
+def questionnaires(services: Services) -> tuple[QuestionnaireSummary, ...]:
+    with services.transaction() as tx:
+        out = []
+        for row in tx.session.scalars(select(QuestionnaireRow).order_by(QuestionnaireRow.id)):
+            campaigns = _campaigns(tx.session, row)
+            published = _latest_publication(tx.session, row)
+            out.append(
+                QuestionnaireSummary(
+                    row.key,
+                    row.title,
+                    row.version,
+                    row.due_at,
+                    row.policy,
+                    len(campaigns),
+                    sum(1 for c in campaigns if _submitted(_responses(tx.session, c))),
+                    sum(1 for c in campaigns if c.state == "declined"),
+                    published.published_at if published else None,
+                )
+            )
+        return tuple(out)
+
+
+def _candidates(
+    session: Session,
+    row: QuestionnaireRow,
+    q: Questionnaire,
+    now: datetime.datetime,
+    language: str,
+    *,
+    with_answers: bool,
+) -> tuple[PublishedCandidate, ...]:
+    out = []
+    for campaign in _campaigns(session, row):
+        submitted = _submitted(_responses(session, campaign))
+        if submitted:
+            status = "answered"
+        elif campaign.state == "declined":
+            status = "declined"
+        elif now >= row.due_at or row.closed_at is not None:
+            status = "did-not-respond"
+        else:
+            status = "awaiting"
+        answers: tuple[PublishedAnswer, ...] | None = None
+        if submitted and with_answers:
+            latest = submitted[-1].answers
+            answers = tuple(
+                PublishedAnswer(
+                    question.id,
+                    latest.get(question.id, ""),
+                    q.display(question, latest.get(question.id, ""), language),
+                )
+                for question in q.questions
+            )
+        out.append(
+            PublishedCandidate(
+                key=campaign.key,
+                name=campaign.name,
+                party=campaign.party,
+                office=q.translated(campaign.office, language),
+                status=status,
+                submitted_at=submitted[-1].submitted_at if submitted else None,
+                declined_at=campaign.declined_at if status == "declined" else None,
+                decline_reason=campaign.decline_reason if status == "declined" else "",
+                version=submitted[-1].version if submitted else 0,
+                earlier_versions=tuple(submitted[:-1]) if with_answers else (),
+                answers=answers,
+            )
+        )
+    return tuple(out)
+
+
+def publication_view(
+    services: Services, key: str, *, language: str = "en", committee: bool = False
+) -> Publication:
+    """The side-by-side comparison as members see it (under the publication policy), or,
+    with ``committee``, everything."""
+    with services.transaction() as tx:
+        row, q = _questionnaire(tx.session, key)
+        if row.policy == PRIVATE and not committee:
+            raise QuestionnaireError(
+                "questionnaire.private", f"the answers to {row.title!r} are not published"
+            )
+        with_answers = committee or row.policy == PUBLISH_ALL
+        return Publication(
+            key=row.key,
+            title=q.translated(q.title, language),
+            introduction=q.translated(q.introduction, language),
+            version=row.version,
+            due_at=row.due_at,
+            policy=row.policy,
+            language=language,
+            questions=_question_views(q, language),
+            candidates=_candidates(tx.session, row, q, tx.at, language, with_answers=with_answers),
+            published=_latest_publication(tx.session, row),
+        )
+
+
+def _question_json(question: Question) -> dict[str, object]:
+    out: dict[str, object] = {
+        "id": question.id,
+        "kind": question.kind,
+        "text": question.text,
+        "required": question.required,
+    }
+    if question.kind == CHOICE:
+        out["choices"] = list(question.choices)
+    if question.kind == TEXT:
+        out["max_words"] = question.max_words
+    return out
+
+
+def _iso(at: datetime.datetime | None) -> str | None:
+    return at.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z") if at else None
+
+
+def do_publish(services: Services, key: str) -> PublishedQuestionnaire:
+    """Publish the comparison under the policy as ``questionnaire-<key>.json`` (canonical
+    JSON); the endorsement record links to it by its SHA-256. Publishing again (after a
+    correction, or after the due date) adds a new version; the latest is current."""
+    with services.transaction() as tx:
+        row, q = _questionnaire(tx.session, key, for_update=True)
+        if row.policy == PRIVATE:
+            raise QuestionnaireError(
+                "questionnaire.private",
+                f'questionnaire {key!r} is private (publication = "private"): nothing is published',
+            )
+        with_answers = row.policy == PUBLISH_ALL
+        candidates = _candidates(tx.session, row, q, tx.at, "en", with_answers=with_answers)
+        entries = []
+        for c in candidates:
+            entry: dict[str, object] = {
+                "key": c.key,
+                "name": c.name,
+                "party": c.party,
+                "office": c.office,
+                "status": c.status,
+                "submitted_at": _iso(c.submitted_at),
+                "declined_at": _iso(c.declined_at),
+                "version": c.version,
+            }
+            if c.status == "declined":
+                entry["decline_reason"] = c.decline_reason
+            if c.answers is not None:
+                entry["answers"] = {a.question_id: a.value for a in c.answers}
+                entry["earlier_versions"] = [
+                    {
+                        "version": v.version,
+                        "submitted_at": _iso(v.submitted_at),
+                        "answers": dict(v.answers),
+                        "answers_sha256": v.digest,
+                    }
+                    for v in c.earlier_versions
+                ]
+            entries.append(entry)
+        document = {
+            "format": PUBLICATION_FORMAT,
+            "questionnaire": {
+                "key": row.key,
+                "version": row.version,
+                "title": q.title,
+                "office": q.office,
+                "due": _iso(row.due_at),
+                "publication": row.policy,
+                "file_sha256": row.digest,
+                "questions": [_question_json(question) for question in q.questions],
+            },
+            "published_at": _iso(tx.at),
+            "candidates": entries,
+        }
+        content = canonical_json(document)
+        digest = hashlib.sha256(content).hexdigest()
+        name = f"questionnaire-{row.key}.json"
+        tx.session.add(
+            QuestionnairePublication(
+                questionnaire_id=row.id, name=name, content=content, digest=digest, at=tx.at
+            )
+        )
+        tx.audit("questionnaire.publish", key, name=name, sha256=digest, policy=row.policy)
+    return PublishedQuestionnaire(row.key, row.title, name, content, digest, tx.at)
+
+
+def published_questionnaire(services: Services, key: str) -> PublishedQuestionnaire:
+    with services.transaction() as tx:
+        row, _ = _questionnaire(tx.session, key)
+        published = _latest_publication(tx.session, row)
+    if published is None:
+        raise QuestionnaireError(
+            "questionnaire.not-published", f"questionnaire {key!r} is not published yet"
+        )
+    return published
+
+
+def endorsement_links(services: Services) -> tuple[PublishedQuestionnaire, ...]:
+    """The latest publication of every published questionnaire, for the endorsement record."""
+    with services.transaction() as tx:
+        rows = list(tx.session.scalars(select(QuestionnaireRow).order_by(QuestionnaireRow.id)))
+        found = (_latest_publication(tx.session, row) for row in rows)
+        return tuple(p for p in found if p is not None)
+
+
+def forum_eligible(services: Services, key: str) -> tuple[str, ...]:
+    """The campaigns that may be in a forum or on a ballot: every one, or, under the rule
+    ``answer_required_for_forum``, those that submitted answers."""
+    with services.transaction() as tx:
+        row, q = _questionnaire(tx.session, key)
+        campaigns = _campaigns(tx.session, row)
+        if not q.answer_required_for_forum:
+            return tuple(c.key for c in campaigns)
+        return tuple(c.key for c in campaigns if _submitted(_responses(tx.session, c)))
+
+
+def require_answered(services: Services, key: str, candidate: str) -> None:
+    """Refuse (``questionnaire.forum``) a candidate the forum rule keeps out."""
+    if candidate in forum_eligible(services, key):
+        return
+    with services.transaction() as tx:
+        row, _ = _questionnaire(tx.session, key)
+        campaign = _campaign(tx.session, row, candidate)
+        name = campaign.name
+    raise QuestionnaireError(
+        "questionnaire.forum",
+        f"{name} did not return the questionnaire {row.title!r}: only candidates who "
+        "answered may be in the forum or on the ballot",
+    )

@@ -1,0 +1,314 @@
+"""The questionnaire's comparison as a PDF for members, in English or Spanish.
+
+One document per language, made from :func:`unionvote.services.questionnaire.publication_view`
+(the same data as the comparison page): the title, the due date, each campaign's status in
+plain words — "Answered", "Declined to answer", "Did not respond" — and then the answers side by
+side, one row per question and one column per candidate (at most four candidates to a table;
+more candidates make more tables). A campaign that declined or did not respond gets its status
+in every cell of its column, in the same type as an answer, so a missing answer is never a
+blank.
+
+The PDF uses the standard PDF fonts (Latin-1): Spanish is fully covered; any other letter is
+printed without its accent, or as ``?`` when it has no Latin form (as the letters do).
+"""
+
+from __future__ import annotations
+
+import datetime
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from unionvote.services.questionnaire import Publication, PublishedCandidate
+
+if TYPE_CHECKING:  # fpdf takes a second to import: only the PDF needs it
+    from fpdf import FPDF
+
+__all__ = ["PDF_LANGUAGES", "comparison_pdf", "pdf_name", "status_words"]
+
+PDF_LANGUAGES: Final = ("en", "es")
+_COLUMNS: Final = 4  # candidates side by side in one table
+_REPLACEMENTS: Final = str.maketrans(
+    {"—": "-", "–": "-", "’": "'", "‘": "'", "“": '"', "”": '"', "…": "...", "·": "-"}
+)
+
+
+@dataclass(frozen=True)
+class _Texts:
+    heading: str
+    due: str
+    policy: Mapping[str, str]
+    statuses: str
+    candidate: str
+    party: str
+    status: str
+    when: str
+    comparison: str
+    question: str
+    status_words: Mapping[str, str]
+    answered_on: str  # with {version}
+    declined_on: str
+    no_answer: str
+    reason: str
+    corrected: str  # with {version} and {earlier}
+    published: str  # with {name}, {sha256}
+    page: str
+
+
+_TEXTS: Final[Mapping[str, _Texts]] = {
+    "en": _Texts(
+        heading="Candidate questionnaire: the answers side by side",
+        due="Answers were due by {due}.",
+        policy={
+            "publish-all": "Every answer is published as the campaign gave it.",
+            "who-answered": "Only whether each campaign answered is published, not the answers.",
+            "private": "The committee keeps the answers private.",
+        },
+        statuses="Each campaign's response",
+        candidate="Candidate",
+        party="Party",
+        status="Response",
+        when="When",
+        comparison="The answers",
+        question="Question",
+        status_words={
+            "answered": "Answered",
+            "declined": "Declined to answer",
+            "did-not-respond": "Did not respond",
+            "awaiting": "No answer yet",
+        },
+        answered_on="version {version}",
+        declined_on="declined",
+        no_answer="No answer to this question",
+        reason="Their reason: {reason}",
+        corrected="{name} corrected their answers: version {version} is shown; earlier: {earlier}.",
+        published="Published file {name}, SHA-256 {sha256}",
+        page="Page {page}",
+    ),
+    "es": _Texts(
+        heading="Cuestionario para candidatos: las respuestas lado a lado",
+        due="Las respuestas debían llegar a más tardar el {due}.",
+        policy={
+            "publish-all": "Se publica cada respuesta tal como la dio la campaña.",
+            "who-answered": "Solo se publica si cada campaña respondió, no sus respuestas.",
+            "private": "El comité mantiene las respuestas en privado.",
+        },
+        statuses="La respuesta de cada campaña",
+        candidate="Candidato",
+        party="Partido",
+        status="Respuesta",
+        when="Cuándo",
+        comparison="Las respuestas",
+        question="Pregunta",
+        status_words={
+            "answered": "Respondió",
+            "declined": "Se negó a responder",
+            "did-not-respond": "No respondió",
+            "awaiting": "Aún sin respuesta",
+        },
+        answered_on="versión {version}",
+        declined_on="se negó",
+        no_answer="Sin respuesta a esta pregunta",
+        reason="Su motivo: {reason}",
+        corrected=(
+            "{name} corrigió sus respuestas: se muestra la versión {version}; "
+            "anteriores: {earlier}."
+        ),
+        published="Archivo publicado {name}, SHA-256 {sha256}",
+        page="Página {page}",
+    ),
+}
+
+
+def status_words(language: str) -> Mapping[str, str]:
+    """The PDF's words for each candidate status in ``language`` (for the tests and the CLI)."""
+    return _texts(language).status_words
+
+
+def pdf_name(key: str, language: str) -> str:
+    """The PDF's file name: ``questionnaire-<key>.pdf`` in English, ``…-es.pdf`` in Spanish."""
+    return f"questionnaire-{key}.pdf" if language == "en" else f"questionnaire-{key}-{language}.pdf"
+
+
+def _texts(language: str) -> _Texts:
+    return _TEXTS.get(language, _TEXTS["en"])
+
+
+def _latin1(text: str) -> str:
+    """``text`` in the standard fonts' Latin-1: accents kept where Latin-1 has them."""
+    text = text.translate(_REPLACEMENTS)
+    out = []
+    for char in text:
+        try:
+            char.encode("latin-1")
+            out.append(char)
+        except UnicodeEncodeError:
+            base = unicodedata.normalize("NFKD", char).encode("latin-1", "ignore").decode("latin-1")
+            out.append("".join(c for c in base if not unicodedata.combining(c)) or "?")
+    return "".join(out)
+
+
+def _time(value: datetime.datetime) -> str:
+    return value.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _when(candidate: PublishedCandidate, texts: _Texts) -> str:
+    if candidate.status == "answered" and candidate.submitted_at is not None:
+        version = texts.answered_on.format(version=candidate.version)
+        return f"{_time(candidate.submitted_at)} ({version})"
+    if candidate.status == "declined" and candidate.declined_at is not None:
+        return _time(candidate.declined_at)
+    return ""
+
+
+def _cell(candidate: PublishedCandidate, question_id: str, texts: _Texts) -> str:
+    """What one candidate's column says for one question: the answer, or the status."""
+    if candidate.answers is None:
+        return texts.status_words.get(candidate.status, candidate.status)
+    for answer in candidate.answers:
+        if answer.question_id == question_id:
+            return answer.display or texts.no_answer
+    return texts.no_answer
+
+
+class _Document:
+    """fpdf2 with a page footer in the document's language."""
+
+    def __init__(self, texts: _Texts, compress: bool) -> None:
+        from fpdf import FPDF
+
+        texts_ = texts
+
+        class _PDF(FPDF):
+            def footer(self) -> None:
+                self.set_y(-12)
+                self.set_font("Helvetica", size=8)
+                self.cell(0, 6, _latin1(texts_.page.format(page=self.page_no())), align="C")
+
+        self.pdf: FPDF = _PDF(orientation="landscape", unit="mm", format="letter")
+        self.pdf.set_compression(compress)
+        self.pdf.set_auto_page_break(True, margin=16)
+        self.pdf.set_margins(14, 14, 14)
+
+
+def comparison_pdf(publication: Publication, *, compress: bool = True) -> bytes:
+    """The comparison of ``publication`` (already in its language) as a PDF's bytes."""
+    from fpdf.fonts import FontFace
+
+    texts = _texts(publication.language)
+    document = _Document(texts, compress)
+    pdf = document.pdf
+    pdf.set_title(_latin1(publication.title))
+    pdf.set_lang(publication.language)
+    pdf.set_creator("unionvote questionnaire")
+    pdf.add_page()
+    pdf.set_font("Helvetica", style="B", size=16)
+    pdf.multi_cell(0, 8, _latin1(publication.title), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=11)
+    pdf.multi_cell(0, 6, _latin1(texts.heading), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+    pdf.set_font("Helvetica", size=10)
+    if publication.introduction:
+        pdf.multi_cell(0, 5, _latin1(publication.introduction), new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1)
+    pdf.multi_cell(
+        0,
+        5,
+        _latin1(texts.due.format(due=_time(publication.due_at))),
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    policy = texts.policy.get(publication.policy, "")
+    if policy:
+        pdf.multi_cell(0, 5, _latin1(policy), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+
+    heading = FontFace(emphasis="BOLD", fill_color=(230, 230, 230))
+    pdf.set_font("Helvetica", style="B", size=12)
+    pdf.multi_cell(0, 7, _latin1(texts.statuses), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=10)
+    with pdf.table(
+        col_widths=(3, 2, 2, 3), headings_style=heading, text_align="LEFT", line_height=5
+    ) as table:
+        table.row([_latin1(t) for t in (texts.candidate, texts.party, texts.status, texts.when)])
+        for candidate in publication.candidates:
+            status = texts.status_words.get(candidate.status, candidate.status)
+            table.row(
+                [
+                    _latin1(candidate.name),
+                    _latin1(candidate.party),
+                    _latin1(status),
+                    _latin1(_when(candidate, texts)),
+                ]
+            )
+    notes = _notes(publication.candidates, texts)
+    if notes:
+        pdf.ln(2)
+        for note in notes:
+            pdf.multi_cell(0, 5, _latin1(note), new_x="LMARGIN", new_y="NEXT")
+
+    if publication.policy != "who-answered" and publication.questions:
+        for group in _groups(publication.candidates):
+            pdf.ln(4)
+            pdf.set_font("Helvetica", style="B", size=12)
+            pdf.multi_cell(0, 7, _latin1(texts.comparison), new_x="LMARGIN", new_y="NEXT")
+            pdf.set_font("Helvetica", size=10)
+            with pdf.table(
+                col_widths=(3, *([3] * len(group))),
+                headings_style=heading,
+                text_align="LEFT",
+                line_height=5,
+            ) as table:
+                table.row(
+                    [
+                        _latin1(texts.question),
+                        *(_latin1(f"{c.name} ({c.party})") for c in group),
+                    ]
+                )
+                for question in publication.questions:
+                    table.row(
+                        [
+                            _latin1(question.text),
+                            *(_latin1(_cell(c, question.id, texts)) for c in group),
+                        ]
+                    )
+    if publication.published is not None:
+        pdf.ln(4)
+        pdf.set_font("Helvetica", size=8)
+        pdf.multi_cell(
+            0,
+            4,
+            _latin1(
+                texts.published.format(
+                    name=publication.published.name, sha256=publication.published.sha256
+                )
+            ),
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
+    return bytes(pdf.output())
+
+
+def _notes(candidates: Sequence[PublishedCandidate], texts: _Texts) -> list[str]:
+    """Decline reasons and corrections, in plain sentences under the status table."""
+    notes = []
+    for candidate in candidates:
+        if candidate.status == "declined" and candidate.decline_reason:
+            status = texts.status_words["declined"]
+            reason = texts.reason.format(reason=candidate.decline_reason)
+            notes.append(f"{candidate.name} - {status}. {reason}")
+        if candidate.earlier_versions:
+            earlier = ", ".join(
+                f"{v.version} ({_time(v.submitted_at)})" for v in candidate.earlier_versions
+            )
+            notes.append(
+                texts.corrected.format(
+                    name=candidate.name, version=candidate.version, earlier=earlier
+                )
+            )
+    return notes
+
+
+def _groups(candidates: Sequence[PublishedCandidate]) -> list[Sequence[PublishedCandidate]]:
+    return [candidates[i : i + _COLUMNS] for i in range(0, len(candidates), _COLUMNS)] or [[]]

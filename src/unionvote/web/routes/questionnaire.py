@@ -1,0 +1,667 @@
+"""The candidate questionnaire on the website: the campaign's answer form by personal link, the
+committee's questionnaire pages, and the members' side-by-side comparison with its PDF.
+
+- **The answer form** (``/questionnaire/answer/<token>``, no account): the personal link from
+  the campaign's email. It shows the due date, saves drafts, submits (the answers are then
+  frozen and a confirmation is emailed) or declines. Every refusal — an altered or expired
+  link, a second submission, an oversized answer, a post after the due date — is a page that
+  says what is wrong, and nothing is changed (the services refuse before they write).
+- **The committee's pages** (``/committee/questionnaires``): define a questionnaire from its
+  TOML file, import the campaigns' CSV, send the personal links and reminders by the site's
+  mail server, see every campaign's status with the time of each step, close at the due date,
+  open a correction, publish. Observers see them read-only. Each action is made as
+  ``staff:<username>``, so the audit log names who acted.
+- **For members** (``/questionnaires/<key>``): the answers side by side, with "Declined to
+  answer" and "Did not respond" written in the candidate's column as plainly as an answer;
+  the PDF in English or Spanish; the published file with its SHA-256 (the endorsement record
+  links to it by that digest).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Final, cast
+
+from fastapi import APIRouter, Form
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from unionvote.domain.questionnaire import QuestionnaireError, count_words
+from unionvote.errors import UnionVoteError
+from unionvote.mail import Mailer
+from unionvote.services.context import Services
+from unionvote.services.questionnaire import (
+    AnswerForm,
+    Publication,
+    do_close,
+    do_decline,
+    do_define_questionnaire,
+    do_import_campaigns,
+    do_open_correction,
+    do_open_form,
+    do_publish,
+    do_save_draft,
+    do_send_links,
+    do_send_reminders,
+    do_submit,
+    endorsement_links,
+    overview,
+    publication_view,
+    published_questionnaire,
+    questionnaires,
+)
+from unionvote.services.questionnaire_pdf import comparison_pdf, pdf_name
+from unionvote.services.staff import Role, StaffIdentity
+from unionvote.web.auth import CommitteeMember, StaffViewer
+from unionvote.web.deps import Lang, ServicesDep
+from unionvote.web.i18n import gettext as _
+from unionvote.web.pages import render
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+_FORM_NOTICE: Final = "questionnaire_notice"
+_STAFF_NOTICE: Final = "questionnaire_staff_notice"
+_FIELD: Final = "q-"  # the form field of question ``id`` is ``q-<id>``
+_MAX_FIELD_CHARS: Final = 60_000
+_NO_STORE: Final = {"cache-control": "no-store"}
+_TIME_FORMAT: Final = "%Y-%m-%d %H:%M UTC"
+
+
+def _time(value: datetime.datetime | None) -> str:
+    """A time as every page shows it (UTC, to the minute), or "" for none."""
+    if value is None:
+        return ""
+    return value.astimezone(datetime.UTC).strftime(_TIME_FORMAT)
+
+
+def _iso(value: datetime.datetime | None) -> str:
+    return "" if value is None else value.astimezone(datetime.UTC).isoformat()
+
+
+def _status_words() -> dict[str, str]:
+    """Each status, of a campaign (committee) or a candidate (members), in plain words."""
+    return {
+        # the members' comparison
+        "answered": _("Answered"),
+        "declined": _("Declined to answer"),
+        "did-not-respond": _("Did not respond"),
+        "awaiting": _("No answer yet"),
+        # the committee's overview
+        "not-sent": _("Not sent yet"),
+        "sent": _("Sent"),
+        "bounced": _("Bounced"),
+        "opened": _("Opened the form"),
+        "draft": _("Draft saved"),
+        "submitted": _("Submitted"),
+        "no-response": _("Did not respond by the due date"),
+    }
+
+
+def _event_words() -> dict[str, str]:
+    return {
+        "sent": _("Link sent"),
+        "bounced": _("Bounced"),
+        "reminded": _("Reminder sent"),
+        "opened": _("Opened the form"),
+        "draft-saved": _("Draft saved"),
+        "submitted": _("Submitted"),
+        "declined": _("Declined"),
+        "no-response": _("No response by the due date"),
+        "correction-opened": _("Correction opened"),
+        "confirmation-sent": _("Confirmation sent"),
+        "confirmation-bounced": _("Confirmation bounced"),
+    }
+
+
+def _policy_words() -> dict[str, str]:
+    return {
+        "publish-all": _("Every answer is published as the campaign gave it."),
+        "who-answered": _("Only whether each campaign answered is published, not the answers."),
+        "private": _("The committee keeps the answers private."),
+    }
+
+
+def _page(
+    request: Request, template: str, context: Mapping[str, Any], status: int = 200
+) -> Response:
+    values = {
+        "time": _time,
+        "iso": _iso,
+        "status_words": _status_words(),
+        "event_words": _event_words(),
+        "policy_words": _policy_words(),
+    }
+    values.update(context)
+    return render(request, template, values, status_code=status)
+
+
+def _mail_server(request: Request) -> Mailer | None:
+    """The site's mail server, as it answers (``app.state.mail_server``): a refusal must reach
+    the service, which records it as a bounce. The members' one-time codes go through the quiet
+    wrapper (``app.state.mailer``) instead, which hides a refusal."""
+    return cast(Mailer | None, request.app.state.mail_server)
+
+
+def _site_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+# -- the campaign's answer form ----------------------------------------------------------------
+
+
+def _link_refusals() -> dict[str, tuple[int, str]]:
+    """What the campaign reads when its link or its post is refused; nothing was changed."""
+    return {
+        "questionnaire.link": (
+            404,
+            _(
+                "This link is not valid. Check that you copied the whole link from the email, "
+                "or ask the committee for a new one."
+            ),
+        ),
+        "questionnaire.expired": (
+            410,
+            _(
+                "This link has expired: the due date has passed, or a newer link was sent to "
+                "your campaign. Ask the committee if you need a new one."
+            ),
+        ),
+        "questionnaire.due": (
+            410,
+            _("The due date has passed: answers can no longer be changed. Nothing was saved."),
+        ),
+        "questionnaire.submitted": (
+            409,
+            _(
+                "Your answers were already submitted and are frozen. Nothing was changed. To "
+                "correct them, ask the committee to open a correction."
+            ),
+        ),
+        "questionnaire.declined": (
+            409,
+            _("Your campaign declined this questionnaire. Nothing was changed."),
+        ),
+        "questionnaire.unknown": (404, _("There is no such questionnaire.")),
+    }
+
+
+def _refused(request: Request, error: QuestionnaireError) -> Response:
+    status, message = _link_refusals().get(error.check, (422, error.detail))
+    response = _page(
+        request, "questionnaire/refused.html", {"message": message, "check": error.check}, status
+    )
+    response.headers.update(_NO_STORE)
+    return response
+
+
+def _problem_message(check: str, kind: str, value: str, max_words: int | None) -> str:
+    if check == "questionnaire.too-long":
+        return _("This answer has %(words)d words; at most %(limit)d are allowed. Shorten it.") % {
+            "words": count_words(value),
+            "limit": max_words or 0,
+        }
+    if check == "questionnaire.incomplete":
+        return _("This question needs an answer before you submit.")
+    if kind in ("yes-no", "choice"):
+        return _("Choose one of the answers offered.")
+    if kind == "text":
+        return _("This answer cannot be accepted as it is.")
+    return _("This question is not part of the questionnaire.")
+
+
+def _form_page(
+    request: Request,
+    token: str,
+    form: AnswerForm,
+    *,
+    values: Mapping[str, str] | None = None,
+    problems: Mapping[str, str] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    notice = request.session.pop(_FORM_NOTICE, None)
+    response = _page(
+        request,
+        "questionnaire/answer.html",
+        {
+            "token": token,
+            "form": form,
+            "values": values if values is not None else form.answers,
+            "problems": problems or {},
+            "error": error,
+            "notice": notice if isinstance(notice, dict) else None,
+            "field": _FIELD,
+        },
+        status,
+    )
+    response.headers.update(_NO_STORE)
+    return response
+
+
+@router.get("/questionnaire/answer/{token}")
+def answer_form(request: Request, token: str, services: ServicesDep, lang: Lang) -> Response:
+    try:
+        form = do_open_form(services, token, language=lang)
+    except QuestionnaireError as error:
+        return _refused(request, error)
+    return _form_page(request, token, form)
+
+
+async def _posted_answers(request: Request) -> tuple[str, dict[str, str]]:
+    """The action and the answers of the posted form (``q-<id>`` fields; anything else but the
+    CSRF token and the action is left out, an unknown question id is the service's refusal)."""
+    posted = await request.form()
+    answers: dict[str, str] = {}
+    for name, value in posted.multi_items():
+        if name.startswith(_FIELD) and isinstance(value, str):
+            answers[name.removeprefix(_FIELD)] = value[: _MAX_FIELD_CHARS + 1]
+    action = posted.get("action")
+    return (action if isinstance(action, str) else ""), answers
+
+
+@router.post("/questionnaire/answer/{token}")
+async def post_answers(request: Request, token: str, services: ServicesDep, lang: Lang) -> Response:
+    action, answers = await _posted_answers(request)
+    try:
+        if action == "submit":
+            submission = do_submit(services, token, answers, _mail_server(request), language=lang)
+            request.session[_FORM_NOTICE] = {
+                "kind": "submitted",
+                "version": submission.version,
+                "at": _time(submission.submitted_at),
+                "digest": submission.digest,
+                "to": list(submission.confirmation_to),
+            }
+        else:
+            saved = do_save_draft(services, token, answers)
+            request.session[_FORM_NOTICE] = {
+                "kind": "draft",
+                "at": _time(saved.saved_at),
+                "answered": saved.answered,
+                "total": saved.total,
+            }
+    except QuestionnaireError as error:
+        if not error.problems:
+            return _refused(request, error)
+        try:
+            form = do_open_form(services, token, language=lang)
+        except QuestionnaireError as again:
+            return _refused(request, again)
+        questions = {q.id: q for q in form.questions}
+        problems: dict[str, str] = {}
+        for problem in error.problems:
+            question = questions.get(problem.question_id)
+            problems[problem.question_id] = _problem_message(
+                problem.check,
+                question.kind if question is not None else "",
+                answers.get(problem.question_id, ""),
+                question.max_words if question is not None else None,
+            )
+        message = (
+            _("Nothing was submitted. Correct the answers marked below, then submit again.")
+            if action == "submit"
+            else _("Nothing was saved. Correct the answers marked below, then save again.")
+        )
+        return _form_page(
+            request, token, form, values=answers, problems=problems, error=message, status=422
+        )
+    return RedirectResponse(f"/questionnaire/answer/{token}#top", status_code=303)
+
+
+@router.post("/questionnaire/answer/{token}/decline")
+def decline(
+    request: Request,
+    token: str,
+    services: ServicesDep,
+    lang: Lang,
+    reason: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    try:
+        declined = do_decline(services, token, reason.strip(), _mail_server(request), language=lang)
+    except QuestionnaireError as error:
+        return _refused(request, error)
+    request.session[_FORM_NOTICE] = {"kind": "declined", "at": _time(declined.declined_at)}
+    return RedirectResponse(f"/questionnaire/answer/{token}#top", status_code=303)
+
+
+# -- the committee's pages ---------------------------------------------------------------------
+
+
+def _staff_notices() -> dict[str, str]:
+    return {
+        "defined": _("The questionnaire is saved."),
+        "imported": _("The campaigns are imported."),
+        "closed": _(
+            "The questionnaire is closed: every campaign that did not answer is recorded as "
+            "not responding."
+        ),
+        "published": _("The comparison is published for members."),
+        "correction": _("A correction is open: the campaign can submit a new version."),
+    }
+
+
+def _take_staff_notice(request: Request) -> str | None:
+    notice = request.session.pop(_STAFF_NOTICE, None)
+    if isinstance(notice, str):
+        return _staff_notices().get(notice, notice)
+    return None
+
+
+@router.get("/committee/questionnaires")
+def committee_list(request: Request, services: ServicesDep, identity: StaffViewer) -> Response:
+    return _list_page(request, services, identity)
+
+
+def _list_page(
+    request: Request,
+    services: Services,
+    identity: StaffIdentity,
+    *,
+    error: str | None = None,
+    text: str = "",
+    status: int = 200,
+) -> Response:
+    return _page(
+        request,
+        "questionnaire/committee_list.html",
+        {
+            "identity": identity,
+            "can_act": identity.role is Role.COMMITTEE,
+            "items": questionnaires(services),
+            "notice": _take_staff_notice(request),
+            "error": error,
+            "text": text,
+        },
+        status,
+    )
+
+
+def _reason(error: UnionVoteError) -> str:
+    detail = getattr(error, "detail", str(error))
+    return _("This was not done: %(reason)s") % {"reason": detail}
+
+
+@router.post("/committee/questionnaires")
+def define(
+    request: Request,
+    services: ServicesDep,
+    who: CommitteeMember,
+    text: Annotated[str, Form(max_length=60_000)] = "",
+) -> Response:
+    try:
+        defined = do_define_questionnaire(
+            services.acting_as(who.actor), text, source="the committee's page"
+        )
+    except UnionVoteError as error:
+        return _list_page(request, services, who, error=_reason(error), text=text, status=422)
+    request.session[_STAFF_NOTICE] = "defined"
+    return RedirectResponse(f"/committee/questionnaires/{defined.key}", status_code=303)
+
+
+def _overview_page(
+    request: Request,
+    services: Services,
+    identity: StaffIdentity,
+    key: str,
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    found = overview(services, key)
+    now = services.clock.now()
+    return _page(
+        request,
+        "questionnaire/committee_overview.html",
+        {
+            "identity": identity,
+            "can_act": identity.role is Role.COMMITTEE,
+            "o": found,
+            "past_due": now >= found.due_at,
+            "mail_ready": _mail_server(request) is not None,
+            "notice": _take_staff_notice(request),
+            "error": error,
+        },
+        status,
+    )
+
+
+@router.get("/committee/questionnaires/{key}")
+def committee_overview(
+    request: Request, key: str, services: ServicesDep, identity: StaffViewer
+) -> Response:
+    return _overview_page(request, services, identity, key)
+
+
+def _act(
+    request: Request,
+    services: Services,
+    who: StaffIdentity,
+    key: str,
+    action: Callable[[Services], str],
+) -> Response:
+    """Run one committee action; the notice (its result in words) is shown after a redirect."""
+    try:
+        notice = action(services.acting_as(who.actor))
+    except UnionVoteError as error:
+        return _overview_page(request, services, who, key, error=_reason(error), status=409)
+    request.session[_STAFF_NOTICE] = notice
+    return RedirectResponse(f"/committee/questionnaires/{key}", status_code=303)
+
+
+def _needs_mail(request: Request) -> Mailer:
+    mailer = _mail_server(request)
+    if mailer is None:
+        raise QuestionnaireError(
+            "questionnaire.mail",
+            _("No mail server is set up for the site (UNIONVOTE_SMTP_HOST)."),
+        )
+    return mailer
+
+
+def _sent_words(sent: int, bounced: int, failed: int, skipped: int) -> str:
+    return _(
+        "Sent: %(sent)d. Bounced: %(bounced)d. Not sent (try again later): %(failed)d. "
+        "Skipped (answered, declined or no contact): %(skipped)d."
+    ) % {"sent": sent, "bounced": bounced, "failed": failed, "skipped": skipped}
+
+
+@router.post("/committee/questionnaires/{key}/campaigns")
+def import_campaigns(
+    request: Request,
+    key: str,
+    services: ServicesDep,
+    who: CommitteeMember,
+    csv_text: Annotated[str, Form(max_length=60_000)] = "",
+) -> Response:
+    def action(acting: Services) -> str:
+        imported = do_import_campaigns(acting, key, csv_text, source="the committee's page")
+        return _("Campaigns added: %(added)d. Updated: %(updated)d.") % {
+            "added": imported.added,
+            "updated": imported.updated,
+        }
+
+    return _act(request, services, who, key, action)
+
+
+@router.post("/committee/questionnaires/{key}/send")
+def send_links(request: Request, key: str, services: ServicesDep, who: CommitteeMember) -> Response:
+    def action(acting: Services) -> str:
+        report = do_send_links(acting, key, _needs_mail(request), base_url=_site_url(request))
+        return (
+            _("The personal links are sent.")
+            + " "
+            + _sent_words(report.sent, report.bounced, report.failed, report.skipped)
+        )
+
+    return _act(request, services, who, key, action)
+
+
+@router.post("/committee/questionnaires/{key}/remind")
+def send_reminders(
+    request: Request, key: str, services: ServicesDep, who: CommitteeMember
+) -> Response:
+    def action(acting: Services) -> str:
+        report = do_send_reminders(acting, key, _needs_mail(request), base_url=_site_url(request))
+        return (
+            _("Reminders are sent.")
+            + " "
+            + _sent_words(report.sent, report.bounced, report.failed, report.skipped)
+        )
+
+    return _act(request, services, who, key, action)
+
+
+@router.post("/committee/questionnaires/{key}/campaigns/{candidate}/resend")
+def resend_link(
+    request: Request, key: str, candidate: str, services: ServicesDep, who: CommitteeMember
+) -> Response:
+    def action(acting: Services) -> str:
+        report = do_send_links(
+            acting, key, _needs_mail(request), base_url=_site_url(request), candidate=candidate
+        )
+        return (
+            _("A new personal link is sent; the earlier one no longer works.")
+            + " "
+            + (_sent_words(report.sent, report.bounced, report.failed, report.skipped))
+        )
+
+    return _act(request, services, who, key, action)
+
+
+@router.post("/committee/questionnaires/{key}/campaigns/{candidate}/correction")
+def open_correction(
+    request: Request,
+    key: str,
+    candidate: str,
+    services: ServicesDep,
+    who: CommitteeMember,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    def action(acting: Services) -> str:
+        do_open_correction(acting, key, candidate, reason.strip())
+        return "correction"
+
+    return _act(request, services, who, key, action)
+
+
+@router.post("/committee/questionnaires/{key}/close")
+def close(request: Request, key: str, services: ServicesDep, who: CommitteeMember) -> Response:
+    def action(acting: Services) -> str:
+        do_close(acting, key)
+        return "closed"
+
+    return _act(request, services, who, key, action)
+
+
+@router.post("/committee/questionnaires/{key}/publish")
+def publish(request: Request, key: str, services: ServicesDep, who: CommitteeMember) -> Response:
+    def action(acting: Services) -> str:
+        do_publish(acting, key)
+        return "published"
+
+    return _act(request, services, who, key, action)
+
+
+@router.get("/committee/questionnaires/{key}/comparison")
+def committee_preview(
+    request: Request, key: str, services: ServicesDep, identity: StaffViewer, lang: Lang
+) -> Response:
+    view = publication_view(services, key, language=lang, committee=True)
+    return _comparison_page(request, view, preview=True, identity=identity)
+
+
+# -- for members -------------------------------------------------------------------------------
+
+
+def _comparison_page(
+    request: Request,
+    view: Publication,
+    *,
+    preview: bool = False,
+    identity: StaffIdentity | None = None,
+) -> Response:
+    answers: dict[str, dict[str, str]] = {}
+    for candidate in view.candidates:
+        if candidate.answers is not None:
+            answers[candidate.key] = {a.question_id: a.display for a in candidate.answers}
+    return _page(
+        request,
+        "questionnaire/comparison.html",
+        {
+            "view": view,
+            "answers": answers,
+            "preview": preview,
+            "identity": identity,
+            "pdf": {code: pdf_name(view.key, code) for code in ("en", "es")},
+        },
+    )
+
+
+def _published_view(services: Services, key: str, language: str) -> Publication:
+    view = publication_view(services, key, language=language)
+    if view.published is None:
+        raise QuestionnaireError(
+            "questionnaire.not-published",
+            _("The answers to this questionnaire are not published yet."),
+        )
+    return view
+
+
+@router.get("/questionnaires")
+def published_list(request: Request, services: ServicesDep) -> Response:
+    return _page(request, "questionnaire/published.html", {"items": endorsement_links(services)})
+
+
+@router.get("/questionnaires/{key}")
+def comparison(request: Request, key: str, services: ServicesDep, lang: Lang) -> Response:
+    try:
+        view = _published_view(services, key, lang)
+    except QuestionnaireError as error:
+        return _not_published(request, error)
+    return _comparison_page(request, view)
+
+
+def _not_published(request: Request, error: QuestionnaireError) -> Response:
+    if error.check in ("questionnaire.private", "questionnaire.not-published"):
+        message = _("The answers to this questionnaire are not published.")
+    elif error.check == "questionnaire.unknown":
+        message = _("There is no such questionnaire.")
+    else:
+        message = error.detail
+    return _page(
+        request, "questionnaire/refused.html", {"message": message, "check": error.check}, 404
+    )
+
+
+@router.get("/questionnaires/{key}/{name}")
+def published_file(request: Request, key: str, name: str, services: ServicesDep) -> Response:
+    try:
+        for language in ("en", "es"):
+            if name == pdf_name(key, language):
+                view = _published_view(services, key, language)
+                return Response(
+                    comparison_pdf(view),
+                    media_type="application/pdf",
+                    headers={"content-disposition": f'inline; filename="{name}"'},
+                )
+        published = published_questionnaire(services, key)
+    except QuestionnaireError as error:
+        return _not_published(request, error)
+    if name != published.name:
+        return _page(
+            request,
+            "questionnaire/refused.html",
+            {"message": _("There is no page at this address."), "check": "http.404"},
+            404,
+        )
+    return Response(
+        published.content,
+        media_type="application/json",
+        headers={
+            "content-disposition": f'attachment; filename="{published.name}"',
+            "x-content-sha256": published.sha256,
+        },
+    )
