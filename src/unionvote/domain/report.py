@@ -42,6 +42,8 @@ __all__ = [
     "Report",
     "Turnout",
     "build_report",
+    "one_decimal_percent",
+    "whole_percent",
 ]
 
 DASH = "–"  # the IAM writes an en dash
@@ -162,6 +164,16 @@ def _number(value: Fraction) -> str:
 def _one_decimal(share: Fraction) -> str:
     tenths = math.floor(share * 10 + Fraction(1, 2))
     return f"{tenths // 10}.{tenths % 10}"
+
+
+def whole_percent(count: int, denominator: int) -> int:
+    """``count`` of ``denominator`` as the report rounds a share: to the nearest point, exactly."""
+    return _round(_percent(count, denominator))
+
+
+def one_decimal_percent(count: int, denominator: int) -> str:
+    """``count`` of ``denominator`` to one decimal, as the report writes turnout."""
+    return _one_decimal(_percent(count, denominator))
 
 
 def _suppress(groups: Sequence[GroupTally], minimum: int) -> dict[int, GroupStatus]:

@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import datetime
 import json
-import math
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 
@@ -36,7 +34,7 @@ from sqlalchemy import select
 from unionvote.crypto.encoding import compact_json, sha256_b64
 from unionvote.domain.errors import ElectionError
 from unionvote.domain.publication import CHART_FILE, record_file_name
-from unionvote.domain.report import GroupStatus
+from unionvote.domain.report import GroupStatus, one_decimal_percent, whole_percent
 from unionvote.services.context import Clock, Services
 from unionvote.services.elections import election_definition, election_status, export_record
 from unionvote.services.process import load_process, stage_row
@@ -578,17 +576,6 @@ class ResultsView:
     stage_title: str = ""  # the process's title of the stage, inside ``title`` (to translate)
 
 
-def _whole_percent(count: int, total: int) -> int:
-    """The report's rounding: to the nearest point, halves up, exactly."""
-    share = Fraction(100 * count, total) if total else Fraction(0)
-    return math.floor(share + Fraction(1, 2))
-
-
-def _tenths_percent(count: int, total: int) -> str:
-    tenths = math.floor(Fraction(1000 * count, total) + Fraction(1, 2))
-    return f"{tenths // 10}.{tenths % 10}"
-
-
 def _breakdown(
     obj: dict[str, Any], listed: Sequence[str], labels: Sequence[str], single: bool
 ) -> BreakdownTable:
@@ -602,7 +589,7 @@ def _breakdown(
             counts = [int(n) for n in group["counts"]]
             ballots = int(group["ballots"])
             own = sum(counts) if single else ballots
-            shares = tuple(Share(x, _whole_percent(counts[index[x]], own)) for x in listed)
+            shares = tuple(Share(x, whole_percent(counts[index[x]], own)) for x in listed)
         rows.append(GroupRow(str(group["name"]), group.get("parent"), status, ballots, shares))
     return BreakdownTable(str(obj["dimension"]), tuple(listed), tuple(rows))
 
@@ -644,7 +631,7 @@ def published_results(services: Services, stage_key: str) -> ResultsView:
     turnout = report["turnout"]
     ballots = int(turnout["ballots"])
     shares = tuple(
-        TurnoutShare(what, int(turnout[what]), _tenths_percent(ballots, int(turnout[what])))
+        TurnoutShare(what, int(turnout[what]), one_decimal_percent(ballots, int(turnout[what])))
         for what in ("eligible", "registered")
         if turnout.get(what)
     )
