@@ -84,8 +84,8 @@ def test_the_endorsement_links_the_published_questionnaire(
     services = endorse(database, membership, tmp_path)
     do_define_questionnaire(services, QUESTIONNAIRE.read_text(encoding="utf-8"))
     do_import_campaigns(services, KEY, CAMPAIGNS.read_text(encoding="utf-8"))
-    do_publish(services, KEY)
-    published = do_publish(services, KEY)  # the latest publication is the one linked
+    do_publish(services, KEY, early=True)
+    published = do_publish(services, KEY, early=True)  # the latest publication is the one linked
 
     record = do_record_endorsement(services, statement="We endorse.", decided_by="Council")
     links = [link for link in record.links if link.role == "questionnaire"]

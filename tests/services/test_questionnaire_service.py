@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 from questionnaire_support import (
     BASE_URL,
+    CAMPAIGNS,
     CONTACT,
     DUE,
     KEY,
@@ -36,6 +37,7 @@ from unionvote.services.questionnaire import (
     do_close,
     do_decline,
     do_define_questionnaire,
+    do_import_campaigns,
     do_open_correction,
     do_open_form,
     do_publish,
@@ -324,7 +326,7 @@ def test_a_correction_is_a_new_visible_version(
     assert [v.version for v in shown.earlier_versions] == [1]
     assert shown.earlier_versions[0].answers == ANSWERS
     assert shown.answers is not None and "in full" in shown.answers[2].display
-    document = json.loads(do_publish(services, KEY).content)
+    document = json.loads(do_publish(services, KEY, early=True).content)
     entry = {c["key"]: c for c in document["candidates"]}["rivera"]
     assert entry["version"] == 2 and entry["earlier_versions"][0]["answers_sha256"] == first.digest
 
@@ -344,30 +346,37 @@ def _policy(text: str, policy: str, version: int = 2) -> str:
 
 
 def test_publication_policies(database: Database, smtp: tuple[Inbox, SMTPMailer]) -> None:
-    services, _, tokens = start(database, smtp)
+    inbox, mailer = smtp
+    clock = FixedClock(START)
+    services = Services(database, clock)
+    text = QUESTIONNAIRE.read_text(encoding="utf-8")
+    # The policy is set before the links go out (it cannot change after).
+    do_define_questionnaire(services, _policy(text, "who-answered", 1))
+    do_import_campaigns(services, KEY, CAMPAIGNS.read_text(encoding="utf-8"))
+    do_send_links(services, KEY, mailer, base_url=BASE_URL)
+    tokens = {key: inbox.token(address) for key, address in CONTACT.items()}
     do_submit(services, tokens["rivera"], ANSWERS, None)
     do_decline(services, tokens["hale"], "no", None)
-    text = QUESTIONNAIRE.read_text(encoding="utf-8")
 
     assert {c.status for c in publication_view(services, KEY).candidates} >= {"awaiting"}
-
-    do_define_questionnaire(services, _policy(text, "who-answered"))
+    assert do_open_form(services, tokens["okafor"]).policy == "who-answered"
     view = publication_view(services, KEY)
     assert view.policy == "who-answered"
     assert all(c.answers is None for c in view.candidates)
     assert {c.key: c.status for c in view.candidates}["rivera"] == "answered"
-    document = json.loads(do_publish(services, KEY).content)
+    document = json.loads(do_publish(services, KEY, early=True).content)
     assert all("answers" not in c for c in document["candidates"])
     committee = publication_view(services, KEY, committee=True)
     assert {c.key: c.answers for c in committee.candidates}["rivera"] is not None
 
-    do_define_questionnaire(services, _policy(text, "private", 3))
+    private = _policy(text, "private", 1).replace('key = "issues-2024"', 'key = "private-2024"')
+    do_define_questionnaire(services, private)
     with pytest.raises(QuestionnaireError) as refused:
-        publication_view(services, KEY)
+        publication_view(services, "private-2024")
     assert refused.value.check == "questionnaire.private"
     with pytest.raises(QuestionnaireError, match="private"):
-        do_publish(services, KEY)
-    assert publication_view(services, KEY, committee=True).policy == "private"
+        do_publish(services, "private-2024", early=True)
+    assert publication_view(services, "private-2024", committee=True).policy == "private"
 
 
 def test_a_new_version_may_not_change_the_questions_once_sent(

@@ -49,12 +49,16 @@ class Inbox:
 
     messages: list[Message] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
+    defer: set[str] = field(default_factory=set)  # refused once with 451 (try again later)
 
     async def handle_RCPT(
         self, server: object, session: object, envelope: Any, address: str, options: object
     ) -> str:
         if address in self.refuse:
             return "550 5.1.1 <" + address + ">: no such mailbox"
+        if address in self.defer:
+            self.defer.discard(address)
+            return "451 4.3.0 <" + address + ">: try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

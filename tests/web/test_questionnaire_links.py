@@ -81,7 +81,7 @@ def test_the_endorsement_page_links_the_comparison(
     services = endorse(database, membership, tmp_path)
     do_define_questionnaire(services, QUESTIONNAIRE.read_text(encoding="utf-8"))
     do_import_campaigns(services, KEY, CAMPAIGNS.read_text(encoding="utf-8"))
-    published = do_publish(services, KEY)
+    published = do_publish(services, KEY, early=True)
     do_record_endorsement(services, statement="We endorse.", decided_by="Council")
     client = client_for(services)
     page = client.get("/endorsement").text

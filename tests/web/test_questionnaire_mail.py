@@ -5,7 +5,6 @@ refuses the address; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import re
 import warnings
 
 from questionnaire_support import CONTACT, KEY, START, setup_questionnaire, smtp_server
@@ -20,6 +19,7 @@ from unionvote.services.context import FixedClock, Services
 from unionvote.services.questionnaire import overview
 from unionvote.storage.database import Database
 from unionvote.web.app import QuietMailer, create_app
+from unionvote.web.security import link_csrf_token
 from unionvote.web.settings import WebSettings
 
 SECRET = "a test secret that is long enough for the session"
@@ -28,12 +28,6 @@ ANSWERS = {
     "q-trade": "0",
     "q-pensions": "Pass the Butch Lewis Act again and keep the PBGC whole.",
 }
-
-
-def csrf(client: TestClient) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/staff/login").text)
-    assert found is not None
-    return found[1]
 
 
 def kinds(services: Services, candidate: str) -> list[str]:
@@ -65,7 +59,11 @@ def test_a_refused_confirmation_is_recorded_as_bounced(database: Database) -> No
         for candidate in ("hale", "okafor"):
             answered = client.post(
                 f"/questionnaire/answer/{tokens[candidate]}",
-                data={"csrf_token": csrf(client), **ANSWERS, "action": "submit"},
+                data={
+                    "csrf_token": link_csrf_token(SECRET, tokens[candidate]),
+                    **ANSWERS,
+                    "action": "submit",
+                },
                 follow_redirects=False,
             )
             assert answered.status_code == 303, answered.text

@@ -7,6 +7,7 @@ forum or on a ballot under the questionnaire's rule."""
 from __future__ import annotations
 
 import datetime
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -45,7 +46,15 @@ app = typer.Typer(
 
 KeyArg = Annotated[str, typer.Argument(help="The questionnaire's key, e.g. issues-2024.")]
 CandidateArg = Annotated[str, typer.Argument(help="The campaign's key, e.g. rivera.")]
-Smtp = Annotated[str, typer.Option("--smtp", help="The mail relay, HOST:PORT.", show_default=False)]
+Smtp = Annotated[
+    str,
+    typer.Option(
+        "--smtp",
+        help="The mail relay, HOST:PORT (its login, if it needs one: UNIONVOTE_SMTP_USERNAME "
+        "and UNIONVOTE_SMTP_PASSWORD).",
+        show_default=False,
+    ),
+]
 Sender = Annotated[str, typer.Option("--from", help="The sender's address.", show_default=False)]
 StartTLS = Annotated[bool, typer.Option(help="Use STARTTLS with the relay.")]
 BaseUrl = Annotated[
@@ -70,10 +79,19 @@ def _when(at: datetime.datetime | None) -> str:
 
 
 def _mailer(smtp: str, sender: str, starttls: bool) -> SMTPMailer:
+    """The relay; an authenticated one reads its login from UNIONVOTE_SMTP_USERNAME and
+    UNIONVOTE_SMTP_PASSWORD, as ``unionvote serve`` does (never from the command line, where
+    a password would be seen in the process list and the shell's history)."""
     host, _, port = smtp.rpartition(":")
     if not host or not port.isdigit():
         fail(f"--smtp {smtp!r}: expected HOST:PORT, such as localhost:25")
-    return SMTPMailer(host, int(port), sender, starttls=starttls)
+    username = os.environ.get("UNIONVOTE_SMTP_USERNAME") or None
+    password = os.environ.get("UNIONVOTE_SMTP_PASSWORD") or None
+    if password is not None and username is None:
+        fail("UNIONVOTE_SMTP_PASSWORD is set without UNIONVOTE_SMTP_USERNAME")
+    return SMTPMailer(
+        host, int(port), sender, starttls=starttls, username=username, password=password
+    )
 
 
 def _report(what: str, report: SendReport) -> None:
@@ -303,11 +321,19 @@ def publish(
     out: Annotated[
         Path | None, typer.Option(help="A directory to write the published file to.")
     ] = None,
+    early: Annotated[
+        bool,
+        typer.Option(
+            "--early",
+            help="Publish before the due date on purpose (campaigns still answering will "
+            "read their rivals' answers); refused without it.",
+        ),
+    ] = False,
 ) -> None:
     """Publish the comparison (under the policy); prints its SHA-256 for the endorsement
-    record."""
+    record. Refused before the due date unless --early."""
     with errors():
-        published = do_publish(open_services(), key)
+        published = do_publish(open_services(), key, early=early)
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
             (out / published.name).write_bytes(published.content)

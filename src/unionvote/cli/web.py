@@ -4,7 +4,8 @@ trustees' pages) with uvicorn, over the same database as the other commands."""
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+import re
+from typing import Annotated, Final
 
 import typer
 
@@ -13,14 +14,26 @@ from unionvote.cli.context import errors
 __all__ = ["serve_command"]
 
 
+_SECRET_PATHS: Final = re.compile(r"(/questionnaire/answer/)[^/?#]*")
+"""Paths that carry a secret: a campaign's personal questionnaire link holds its token."""
+REDACTED: Final = "[link]"
+
+
+def redact_path(path: str) -> str:
+    """The path as the access log may show it: no query string, no personal link's token."""
+    return _SECRET_PATHS.sub(lambda m: m[1] + REDACTED, path.split("?", 1)[0])
+
+
 class _NoQueryStrings(logging.Filter):
     """Access log lines name the method, the path and the status: never a query string (a
-    tracker or a language is harmless, but nothing typed should reach a log), never a body."""
+    tracker or a language is harmless, but nothing typed should reach a log), never a body,
+    never the token of a campaign's personal link (``/questionnaire/answer/<token>`` is
+    logged as ``/questionnaire/answer/[link]``)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
         if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
-            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+            record.args = (*args[:2], redact_path(args[2]), *args[3:])
         return True
 
 

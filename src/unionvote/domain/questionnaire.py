@@ -157,9 +157,17 @@ class Questionnaire:
         return tuple(self.due - datetime.timedelta(days=d) for d in self.reminders)
 
     def comparable(self) -> tuple[object, ...]:
-        """What a campaign answers: the questions. Two definitions with the same comparable
-        value can replace each other after links were sent."""
-        return (self.key, self.title, self.introduction, self.office, self.questions)
+        """What a campaign answers, and on what terms: the questions and the publication
+        policy. Two definitions with the same comparable value can replace each other after
+        links were sent."""
+        return (
+            self.key,
+            self.title,
+            self.introduction,
+            self.office,
+            self.questions,
+            self.publication,
+        )
 
 
 def count_words(text: str) -> int:

@@ -105,6 +105,7 @@ __all__ = [
     "overview",
     "publication_view",
     "published_questionnaire",
+    "published_view",
     "questionnaires",
     "require_answered",
     "token_hash",
@@ -170,6 +171,7 @@ class AnswerForm:
     declined_at: datetime.datetime | None
     decline_reason: str
     correction_open: bool
+    policy: str  # the publication policy, shown on the form before the campaign answers
 
 
 @dataclass(frozen=True)
@@ -481,8 +483,11 @@ def do_define_questionnaire(
 ) -> Defined:
     """Define a questionnaire from its file, or replace its definition by a higher version.
 
-    Once links were sent, a new version may change the due date, the reminders, the
-    publication policy, the forum rule and the translations, but not the questions."""
+    Once links were sent, a new version may change the due date, the reminders, the forum
+    rule and the translations, but not the questions nor the publication policy: a campaign
+    answered knowing the policy (its form says it), and a stricter policy would leave the
+    file already published public. Once the comparison was published the policy is fixed
+    too."""
     parsed = parse_questionnaire(text, source=source)
     digest = hashlib.sha256(text.encode()).hexdigest()
     with services.transaction() as tx:
@@ -510,7 +515,16 @@ def do_define_questionnaire(
                     "questionnaire.sent",
                     f"links to questionnaire {parsed.key!r} were sent on "
                     f"{when(row.first_sent_at)}: a new version may change the due date, "
-                    "reminders, publication and translations, not the questions",
+                    "reminders and translations, not the questions nor the publication "
+                    "policy (the campaigns answered knowing it)",
+                )
+            published = _latest_publication(tx.session, row)
+            if published is not None and parsed.publication != row.policy:
+                raise QuestionnaireError(
+                    "questionnaire.sent",
+                    f"questionnaire {parsed.key!r} was published on "
+                    f"{when(published.published_at)} under the policy {row.policy!r}: the "
+                    "policy can no longer change",
                 )
         row.version, row.title, row.text, row.digest = parsed.version, parsed.title, text, digest
         row.due_at, row.policy, row.defined_at = parsed.due, parsed.publication, tx.at
@@ -861,6 +875,20 @@ def _has_link(session: Session, campaign: QuestionnaireCampaign) -> bool:
     return bool(count)
 
 
+def _delivered(session: Session, campaign: QuestionnaireCampaign) -> bool:
+    """Whether a link mail to the campaign was accepted ("sent") or refused for good
+    ("bounced"); a temporary failure ("send-failed") is neither, so it is sent again."""
+    count = session.scalar(
+        select(func.count())
+        .select_from(QuestionnaireEvent)
+        .where(
+            QuestionnaireEvent.campaign_id == campaign.id,
+            QuestionnaireEvent.kind.in_(("sent", "bounced")),
+        )
+    )
+    return bool(count)
+
+
 def _may_answer(campaign: QuestionnaireCampaign) -> bool:
     return campaign.state == "open" or campaign.correction_open
 
@@ -890,14 +918,22 @@ def do_send_links(
                     "correction first if it should answer again",
                 )
         else:
-            chosen = [c for c in _campaigns(tx.session, row) if not _has_link(tx.session, c)]
+            # Every campaign no link has reached yet: never sent, or only temporary failures
+            # ("send-failed") so far — a campaign is never stranded by a mail server's hiccup.
+            chosen = [
+                c
+                for c in _campaigns(tx.session, row)
+                if _may_answer(c) and not _delivered(tx.session, c)
+            ]
             skipped = len(_campaigns(tx.session, row)) - len(chosen)
         for campaign in chosen:
             contacts = _contacts(tx.session, campaign)
             if not contacts:
                 skipped += 1
                 continue
-            url = _new_link(tx, campaign, base, revoke=candidate is not None)
+            # A new link replaces any earlier one (one that was never delivered, in a bulk
+            # send; a lost or leaked one, for one candidate).
+            url = _new_link(tx, campaign, base, revoke=True)
             mails = tuple(_link_mail(q, campaign, c, url, reminder=False) for c in contacts)
             outgoing.append(_Outgoing(campaign.id, campaign.key, mails))
         if outgoing and row.first_sent_at is None:
@@ -1058,6 +1094,7 @@ def _form(
         declined_at=campaign.declined_at if campaign.state == "declined" else None,
         decline_reason=campaign.decline_reason if campaign.state == "declined" else "",
         correction_open=campaign.correction_open,
+        policy=row.policy,
     )
 
 
@@ -1545,16 +1582,29 @@ def _iso(at: datetime.datetime | None) -> str | None:
     return at.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z") if at else None
 
 
-def do_publish(services: Services, key: str) -> PublishedQuestionnaire:
+def do_publish(services: Services, key: str, *, early: bool = False) -> PublishedQuestionnaire:
     """Publish the comparison under the policy as ``questionnaire-<key>.json`` (canonical
     JSON); the endorsement record links to it by its SHA-256. Publishing again (after a
-    correction, or after the due date) adds a new version; the latest is current."""
+    correction, or after the due date) adds a new version; the latest is current, and it is
+    what members read (:func:`published_view`) until the next publication.
+
+    Before the due date publishing is refused (``questionnaire.early``): a campaign must not
+    be able to watch its rivals' answers arrive. The committee may still publish early by
+    saying so (``early=True``); the audit log records that it did."""
     with services.transaction() as tx:
         row, q = _questionnaire(tx.session, key, for_update=True)
         if row.policy == PRIVATE:
             raise QuestionnaireError(
                 "questionnaire.private",
                 f'questionnaire {key!r} is private (publication = "private"): nothing is published',
+            )
+        before_due = tx.at < row.due_at and row.closed_at is None
+        if before_due and not early:
+            raise QuestionnaireError(
+                "questionnaire.early",
+                f"questionnaire {key!r} is due on {when(row.due_at)}: publishing before then "
+                "would let campaigns read their rivals' answers while they still answer; "
+                "publish after the due date, or say that you publish early on purpose",
             )
         with_answers = row.policy == PUBLISH_ALL
         candidates = _candidates(tx.session, row, q, tx.at, "en", with_answers=with_answers)
@@ -1607,8 +1657,110 @@ def do_publish(services: Services, key: str) -> PublishedQuestionnaire:
                 questionnaire_id=row.id, name=name, content=content, digest=digest, at=tx.at
             )
         )
-        tx.audit("questionnaire.publish", key, name=name, sha256=digest, policy=row.policy)
+        tx.audit(
+            "questionnaire.publish",
+            key,
+            name=name,
+            sha256=digest,
+            policy=row.policy,
+            early=before_due,
+        )
     return PublishedQuestionnaire(row.key, row.title, name, content, digest, tx.at)
+
+
+def _at(value: object) -> datetime.datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _published_definition(session: Session, row: QuestionnaireRow, digest: object) -> Questionnaire:
+    """The definition the published file was made from (its ``file_sha256``): its questions
+    and translations, even if a later version changed the translations."""
+    text = session.scalar(
+        select(QuestionnaireVersion.text).where(
+            QuestionnaireVersion.questionnaire_id == row.id, QuestionnaireVersion.digest == digest
+        )
+    )
+    if text is None:
+        return _parsed(row)
+    return parse_questionnaire(text, source=f"{row.key} as published")
+
+
+def published_view(services: Services, key: str, *, language: str = "en") -> Publication:
+    """The comparison as members read it: the latest *published* file (the one the
+    endorsement record links by its SHA-256), in ``language`` — never the live answers, so a
+    correction submitted since is shown only once the committee publishes again. Raises
+    ``questionnaire.not-published`` before the first publication, ``questionnaire.private``
+    if the policy is now private."""
+    with services.transaction() as tx:
+        row, _ = _questionnaire(tx.session, key)
+        if row.policy == PRIVATE:
+            raise QuestionnaireError(
+                "questionnaire.private", f"the answers to {row.title!r} are not published"
+            )
+        published = _latest_publication(tx.session, row)
+        if published is None:
+            raise QuestionnaireError(
+                "questionnaire.not-published", f"questionnaire {key!r} is not published yet"
+            )
+        document = json.loads(published.content)
+        meta = document["questionnaire"]
+        q = _published_definition(tx.session, row, meta.get("file_sha256"))
+    questions = {question.id: question for question in q.questions}
+    candidates = []
+    for entry in document["candidates"]:
+        answers: tuple[PublishedAnswer, ...] | None = None
+        given = entry.get("answers")
+        if isinstance(given, dict):
+            answers = tuple(
+                PublishedAnswer(
+                    question["id"],
+                    str(given.get(question["id"], "")),
+                    q.display(
+                        questions[question["id"]], str(given.get(question["id"], "")), language
+                    )
+                    if question["id"] in questions
+                    else str(given.get(question["id"], "")),
+                )
+                for question in meta["questions"]
+            )
+        earlier = tuple(
+            SubmittedVersion(
+                int(v["version"]),
+                _at(v["submitted_at"]) or published.published_at,
+                dict(v["answers"]),
+                str(v["answers_sha256"]),
+            )
+            for v in entry.get("earlier_versions", ())
+        )
+        candidates.append(
+            PublishedCandidate(
+                key=entry["key"],
+                name=entry["name"],
+                party=entry["party"],
+                office=q.translated(entry["office"], language),
+                status=entry["status"],
+                submitted_at=_at(entry.get("submitted_at")),
+                declined_at=_at(entry.get("declined_at")),
+                decline_reason=entry.get("decline_reason", ""),
+                version=int(entry["version"]),
+                earlier_versions=earlier,
+                answers=answers,
+            )
+        )
+    return Publication(
+        key=row.key,
+        title=q.translated(q.title, language),
+        introduction=q.translated(q.introduction, language),
+        version=int(meta["version"]),
+        due_at=_at(meta["due"]) or row.due_at,
+        policy=meta["publication"],
+        language=language,
+        questions=_question_views(q, language),
+        candidates=tuple(candidates),
+        published=published,
+    )
 
 
 def published_questionnaire(services: Services, key: str) -> PublishedQuestionnaire:

@@ -53,6 +53,9 @@ _VENDOR: Final = {
 _TRUSTEE_UPLOADS: Final = re.compile(r"/trustee/stages/[^/]+/(partial-decryption|ceremony/[a-z-]+)")
 """The only paths that may carry a large body: a trustee's partial decryption and key
 ceremony messages."""
+_ANSWER_FORMS: Final = re.compile(r"/questionnaire/answer/([^/]+)(?:/decline)?")
+"""A campaign's answer form by its personal link (the token is the first group): a larger
+body for long answers, and a CSRF token derived from the link rather than the session."""
 
 log = logging.getLogger("unionvote.web")
 
@@ -197,13 +200,15 @@ def create_app(settings: WebSettings, *, services: Services | None = None) -> Fa
     _include_routers(app)
     _mount_static(app, settings.node_modules)
     # Added innermost first: the language is chosen before anything else answers.
-    app.add_middleware(CsrfMiddleware)
+    app.add_middleware(CsrfMiddleware, secret=settings.secret, link_paths=_ANSWER_FORMS)
     # Inside the session: only a staff session may send a large upload.
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_body_bytes,
         large_limit=settings.max_trustee_upload_bytes,
         large_paths=_TRUSTEE_UPLOADS,
+        answer_limit=settings.max_answer_body_bytes,
+        answer_paths=_ANSWER_FORMS,
     )
     app.add_middleware(
         SessionMiddleware,

@@ -21,6 +21,7 @@ request bodies, CSRF tokens, session cookies and rate limits.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import json
@@ -52,6 +53,7 @@ __all__ = [
     "address_key",
     "content_security_policy",
     "csrf_token",
+    "link_csrf_token",
 ]
 
 CSRF_FIELD: Final = "csrf_token"
@@ -164,17 +166,25 @@ class BodyLimitMiddleware:
         limit: int,
         large_limit: int | None = None,
         large_paths: re.Pattern[str] | None = None,
+        answer_limit: int | None = None,
+        answer_paths: re.Pattern[str] | None = None,
     ) -> None:
         self.app = app
         self.limit = limit
         self.large_limit = max(limit, large_limit or limit)
         self.large_paths = large_paths
+        self.answer_limit = max(limit, answer_limit or limit)
+        self.answer_paths = answer_paths
 
     def _limit_of(self, scope: Scope) -> int:
         path: str = scope["path"]
         staff = bool(scope.get("session", {}).get(STAFF_SESSION_KEY))
         if staff and self.large_paths is not None and self.large_paths.fullmatch(path):
             return self.large_limit
+        if self.answer_paths is not None and self.answer_paths.fullmatch(path):
+            # A campaign's answers by its personal link (no account, no session needed):
+            # long free-text answers within the file's word limits must fit.
+            return self.answer_limit
         return self.limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -237,19 +247,46 @@ def _form_token(body: bytes, content_type: str) -> str | None:
     return None
 
 
+def link_csrf_token(secret: str, link_token: str) -> str:
+    """The CSRF token of a form reached by a personal link (the questionnaire's answer form):
+    derived from the site's secret and the link token's hash, so it lasts as long as the link
+    (a campaign writing long answers never loses them to an expired session) and only who
+    holds the link can know it."""
+    digest = hashlib.sha256(link_token.encode("ascii", "replace")).hexdigest()
+    message = b"unionvote questionnaire link form\0" + digest.encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
 class CsrfMiddleware:
     """Every unsafe request must carry the session's CSRF token (form field or header);
-    the body (already limited in size) is read once and handed on unchanged."""
+    the body (already limited in size) is read once and handed on unchanged. A post to a
+    path ``link_paths`` matches (its first group the personal link's token) carries the
+    token derived from the link instead (:func:`link_csrf_token`), session or not."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        secret: str | None = None,
+        link_paths: re.Pattern[str] | None = None,
+    ) -> None:
         self.app = app
+        self.secret = secret
+        self.link_paths = link_paths
+
+    def _expected(self, scope: Scope) -> object:
+        if self.secret is not None and self.link_paths is not None:
+            found = self.link_paths.fullmatch(scope["path"])
+            if found is not None:
+                return link_csrf_token(self.secret, found[1])
+        return scope.get("session", {}).get(CSRF_FIELD)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in _SAFE_METHODS:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        expected = scope.get("session", {}).get(CSRF_FIELD)
+        expected = self._expected(scope)
         given = headers.get(CSRF_HEADER)
         replay: list[Message] = []
         if isinstance(expected, str) and given is None:

@@ -38,6 +38,9 @@ class WebSettings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     max_trustee_upload_bytes: int = 16 * 1024 * 1024
     """A trustee's partial decryption carries proofs for every published group's totals."""
+    max_answer_body_bytes: int = 1024 * 1024
+    """A campaign's questionnaire answers by its personal link: long free-text answers (up to
+    each question's word limit, at most 60,000 characters each) must fit."""
     # One-time codes by email, to register and to sign in (offered only with a mail server).
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -46,6 +49,10 @@ class WebSettings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_timeout: float = 30.0
     mail_sender: str = "elections@localhost"
+    public_url: str | None = None
+    """The site's address as members and campaigns reach it (``https://vote.example.org``):
+    every link the site emails is made from it, never from the request's Host header.
+    Outside ``dev`` the site refuses to email a link without it."""
     verify_board: bool = True
     """Verify each stage's record in the background when its board is shown and it grew."""
     board_check_interval_seconds: int = Field(default=15 * 60, ge=60)
@@ -72,6 +79,14 @@ class WebSettings(BaseSettings):
             self.session_secret = SecretStr(secrets.token_urlsafe(32))
         elif len(self.session_secret.get_secret_value()) < 32:
             raise UnionVoteError("UNIONVOTE_SESSION_SECRET must be at least 32 characters")
+        if self.public_url is not None:
+            url = self.public_url.strip().rstrip("/")
+            if not url.startswith(("https://", "http://")) or "?" in url or "#" in url:
+                raise UnionVoteError(
+                    "UNIONVOTE_PUBLIC_URL must be the site's address, such as "
+                    "https://vote.example.org"
+                )
+            self.public_url = url
         return self
 
     @property

@@ -34,6 +34,7 @@ from unionvote.services.context import Services
 from unionvote.services.questionnaire import (
     AnswerForm,
     Publication,
+    answer_form,
     do_close,
     do_decline,
     do_define_questionnaire,
@@ -49,6 +50,7 @@ from unionvote.services.questionnaire import (
     overview,
     publication_view,
     published_questionnaire,
+    published_view,
     questionnaires,
 )
 from unionvote.services.questionnaire_pdf import comparison_pdf, pdf_name
@@ -57,6 +59,8 @@ from unionvote.web.auth import CommitteeMember, StaffViewer
 from unionvote.web.deps import Lang, ServicesDep
 from unionvote.web.i18n import gettext as _
 from unionvote.web.pages import render
+from unionvote.web.security import link_csrf_token
+from unionvote.web.settings import WebSettings
 
 __all__ = ["router"]
 
@@ -113,6 +117,7 @@ def _event_words() -> dict[str, str]:
         "correction-opened": _("Correction opened"),
         "confirmation-sent": _("Confirmation sent"),
         "confirmation-bounced": _("Confirmation bounced"),
+        "send-failed": _("Not sent (temporary failure; sent again next time)"),
     }
 
 
@@ -145,8 +150,26 @@ def _mail_server(request: Request) -> Mailer | None:
     return cast(Mailer | None, request.app.state.mail_server)
 
 
+def _settings(request: Request) -> WebSettings:
+    return cast(WebSettings, request.app.state.settings)
+
+
 def _site_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """The address every emailed link starts with: the ``public_url`` setting
+    (UNIONVOTE_PUBLIC_URL), never the request's Host header, which a client chooses. Only a
+    local rehearsal (``dev``) falls back to the address the request came to."""
+    settings = _settings(request)
+    if settings.public_url:
+        return settings.public_url
+    if settings.dev:
+        return str(request.base_url).rstrip("/")
+    raise QuestionnaireError(
+        "questionnaire.public-url",
+        _(
+            "The site's public address is not set (UNIONVOTE_PUBLIC_URL, such as "
+            "https://vote.example.org): no link was emailed."
+        ),
+    )
 
 
 # -- the campaign's answer form ----------------------------------------------------------------
@@ -234,6 +257,9 @@ def _form_page(
             "error": error,
             "notice": notice if isinstance(notice, dict) else None,
             "field": _FIELD,
+            # The form's CSRF token comes from the link, not the session: it never expires
+            # while the link is valid (long answers are not lost to a two-hour session).
+            "csrf_token": link_csrf_token(_settings(request).secret, token),
         },
         status,
     )
@@ -242,7 +268,7 @@ def _form_page(
 
 
 @router.get("/questionnaire/answer/{token}")
-def answer_form(request: Request, token: str, services: ServicesDep, lang: Lang) -> Response:
+def open_form(request: Request, token: str, services: ServicesDep, lang: Lang) -> Response:
     try:
         form = do_open_form(services, token, language=lang)
     except QuestionnaireError as error:
@@ -287,7 +313,8 @@ async def post_answers(request: Request, token: str, services: ServicesDep, lang
         if not error.problems:
             return _refused(request, error)
         try:
-            form = do_open_form(services, token, language=lang)
+            # Shown again beside the refusal: not a new opening (nothing is recorded).
+            form = answer_form(services, token, language=lang)
         except QuestionnaireError as again:
             return _refused(request, again)
         questions = {q.id: q for q in form.questions}
@@ -557,9 +584,15 @@ def close(request: Request, key: str, services: ServicesDep, who: CommitteeMembe
 
 
 @router.post("/committee/questionnaires/{key}/publish")
-def publish(request: Request, key: str, services: ServicesDep, who: CommitteeMember) -> Response:
+def publish(
+    request: Request,
+    key: str,
+    services: ServicesDep,
+    who: CommitteeMember,
+    early: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
     def action(acting: Services) -> str:
-        do_publish(acting, key)
+        do_publish(acting, key, early=early == "yes")
         return "published"
 
     return _act(request, services, who, key, action)
@@ -601,13 +634,9 @@ def _comparison_page(
 
 
 def _published_view(services: Services, key: str, language: str) -> Publication:
-    view = publication_view(services, key, language=language)
-    if view.published is None:
-        raise QuestionnaireError(
-            "questionnaire.not-published",
-            _("The answers to this questionnaire are not published yet."),
-        )
-    return view
+    """What members read: the latest published file (the one the endorsement record links),
+    never the live answers; a correction shows once the committee publishes again."""
+    return published_view(services, key, language=language)
 
 
 @router.get("/questionnaires")
