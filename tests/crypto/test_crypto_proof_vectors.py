@@ -1,16 +1,19 @@
 """Vectors for every proof and signature (``tests/vectors/proofs.json``,
 ``tests/vectors/signatures.json``): valid cases verify and, when they carry their nonces,
-are recomputed exactly; each invalid case fails with the check it names."""
+are recomputed exactly; each invalid case fails with the check it names. Every test runs on
+both group arithmetics (libdecaf's fast path and libsodium's plain one, ``crypto/fast.py``),
+so each vector passes or fails identically on both."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from unionvote.crypto import fast
 from unionvote.crypto.elgamal import Ciphertext, encrypt_with_nonce
 from unionvote.crypto.errors import InvalidProof
 from unionvote.crypto.group import GroupElement, g
@@ -35,6 +38,17 @@ from unionvote.crypto.proofs import (
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 PROOFS = json.loads((VECTORS / "proofs.json").read_text(encoding="utf-8"))
 SIGNATURES = json.loads((VECTORS / "signatures.json").read_text(encoding="utf-8"))
+
+
+ARITHMETICS = ["libdecaf", "libsodium"] if fast.arithmetic() == "libdecaf" else ["libsodium"]
+
+
+@pytest.fixture(autouse=True, params=ARITHMETICS)
+def arithmetic(request: pytest.FixtureRequest) -> Iterator[str]:
+    fast.set_enabled(request.param == "libdecaf")
+    assert fast.arithmetic() == request.param
+    yield request.param
+    fast.set_enabled(None)
 
 
 class Replay:

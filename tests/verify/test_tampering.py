@@ -39,6 +39,7 @@ from elections import (
     write_raw,
 )
 
+from unionvote.crypto import fast
 from unionvote.crypto.credentials import PrivateCredential
 from unionvote.crypto.decryption import PartialDecryption
 from unionvote.crypto.elgamal import ZERO_CIPHERTEXT
@@ -290,6 +291,26 @@ def test_unionvote_names_the_check(tampered: Tampered) -> None:
     assert any(tampered.entry in (entry or "") for entry in failed[tampered.check]), failed
     assert f"{tampered.check} (" in report.verdict()
     assert report.verdict().startswith("unionvote verify: FAIL")
+
+
+def test_both_group_arithmetics_give_the_same_report(tampered: Tampered) -> None:
+    """libdecaf's fast path and libsodium's plain path (``crypto/fast.py``) reach the same
+    verdict on every check, for the valid record and every tampering."""
+    if fast.arithmetic() != "libdecaf":
+        pytest.skip("libdecaf0 is not installed (CI installs it)")
+    reports = {}
+    try:
+        for enabled in (True, False):
+            fast.set_enabled(enabled)
+            reports[fast.arithmetic()] = verify_record(tampered.path).to_json()
+    finally:
+        fast.set_enabled(None)
+    fast_report, plain_report = reports["libdecaf"], reports["libsodium"]
+    assert fast_report.pop("arithmetic") == "libdecaf"
+    assert plain_report.pop("arithmetic") == "libsodium"
+    assert fast_report.pop("verdict").endswith("; proofs checked with libdecaf")
+    assert plain_report.pop("verdict").endswith("; proofs checked with libsodium")
+    assert fast_report == plain_report
 
 
 def test_ballot_tampering_fails_only_ballot_checks_and_tally(base: Built, tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from typing import Any
 
 from unionvote.crypto.elgamal import Ciphertext
 from unionvote.crypto.errors import EncodingError, InvalidProof
+from unionvote.crypto.fast import power_product
 from unionvote.crypto.group import (
     GROUP_NAME,
     GroupElement,
@@ -137,9 +138,10 @@ def verify_or(
 def _commitments(
     bases: Sequence[GroupElement], values: Statement, proof: Proof
 ) -> list[GroupElement]:
-    """The commitments base^response · value^challenge that an honest proof reproduces."""
+    """The commitments base^response · value^challenge that an honest proof reproduces
+    (one two-base multiplication each: ``fast``, byte-identical to ``base**r * value**c``)."""
     return [
-        base**proof.response * value**proof.challenge
+        power_product(base, proof.response, value, proof.challenge)
         for base, value in zip(bases, values, strict=True)
     ]
 

@@ -17,6 +17,7 @@ from unionvote.crypto.credentials import PublicCredential
 from unionvote.crypto.decryption import DiscreteLog, PartialDecryption, combine_factors
 from unionvote.crypto.elgamal import ZERO_CIPHERTEXT, Ciphertext
 from unionvote.crypto.errors import CryptoError
+from unionvote.crypto.fast import arithmetic
 from unionvote.crypto.group import GroupElement
 from unionvote.crypto.trustees import TrusteeItem, election_public_key, key_owners
 from unionvote.record.archive import ArchiveReader, EventEntry
@@ -59,7 +60,7 @@ class _Stop(Exception):
 def verify_record(path: Path) -> Report:
     """Check everything in the record at ``path``; the report says what passed and failed.
     The stage's published files beside it, if any, are checked too (``verify.sidecars``)."""
-    report = Report(str(path))
+    report = Report(str(path), arithmetic=arithmetic())
     verifier: _Verifier | None = None
     try:
         with ArchiveReader.open(path) as reader:

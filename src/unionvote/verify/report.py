@@ -86,6 +86,8 @@ class Report:
     stopped: Failure | None = None
     result: list[list[int]] | None = None
     not_applicable: dict[str, str] = field(default_factory=dict)
+    #: Which group arithmetic checked the proofs: "libdecaf" (fast) or "libsodium" (plain).
+    arithmetic: str = ""
 
     def _get(self, name: str) -> CheckResult:
         self.not_applicable.pop(name, None)
@@ -129,11 +131,18 @@ class Report:
                 f"unionvote verify: PASS: {ballots} checked, {self.ballots_counted} counted, "
                 f"all {len(self.checks)} checks passed ({self.phase})"
                 + (f"; {skipped} not applicable" if skipped else "")
+                + self._arithmetic_note()
             )
         failed = [c for c in self.checks.values() if not c.passed]
         names = ", ".join(f"{c.name} ({len(c.failures)})" for c in failed)
         stopped = "; verification stopped early" if self.stopped else ""
-        return f"unionvote verify: FAIL: {ballots} checked; failed: {names}{stopped}"
+        return (
+            f"unionvote verify: FAIL: {ballots} checked; failed: {names}{stopped}"
+            + self._arithmetic_note()
+        )
+
+    def _arithmetic_note(self) -> str:
+        return f"; proofs checked with {self.arithmetic}" if self.arithmetic else ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -144,6 +153,7 @@ class Report:
             "ballots_checked": self.ballots_checked,
             "ballots_counted": self.ballots_counted,
             "result": self.result,
+            "arithmetic": self.arithmetic,
             "checks": [
                 {
                     "name": c.name,

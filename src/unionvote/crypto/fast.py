@@ -1,0 +1,185 @@
+"""Two-base multiplication p^v · a^c, the shape of every proof equation, over Debian's libdecaf.
+
+Checking a proof recomputes commitments ``base^response · value^challenge`` (``proofs``), each a
+pair of scalar multiplications. libsodium has no multi-scalar multiplication; libdecaf
+(``libdecaf.so.0``, Debian's ``libdecaf0``) does both in one pass at about half the cost. This
+module binds the few libdecaf functions needed with ctypes and gives results **byte-identical**
+to the plain path (``group``), which stays the definition (ADR 0007).
+
+The bridge between the encodings. libdecaf's ``decaf_255`` points are the Ed25519 curve with the
+cofactor quotiented out; its EdDSA bridge decodes an RFC 8032 point P as ψ(P) = 2·P (the
+*decode ratio*) and encodes a point R as φ(R) = 4·R (the *encode ratio*), with libdecaf's base
+point mapping to 4·g. On the prime-order subgroup both are group homomorphisms, so
+
+    φ(x·base + y·ψ(A)) = 4x·g + 8y·A,
+
+and g^v · A^c is φ(v/4 · base + c/8 · ψ(A)) with the divisions taken mod q (likewise
+φ(v/8 · ψ(P) + c/8 · ψ(A)) = P^v · A^c). φ's output is the canonical RFC 8032 encoding, the
+one libsodium writes. Torsion never enters: both inputs are ``GroupElement`` instances, which
+only ``GroupElement.from_bytes`` (libsodium's subgroup check) makes; the fast path decodes
+nothing from outside.
+
+libdecaf 1.0.2's variable-time ``decaf_255_base_double_scalarmul_non_secret`` returns a wrong
+point when its second scalar is 0 mod q (found by the cross-check tests); that case, and an
+identity operand, take the plain path.
+
+Which path runs: libdecaf when it loads, unless ``UNIONVOTE_GROUP_ARITHMETIC=libsodium`` is set
+(read once, when first needed, so that worker processes inherit the choice) or
+``set_enabled(False)`` was called. When libdecaf is missing, one ``RuntimeWarning`` says so and
+the plain path runs.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import warnings
+from typing import Final
+
+from unionvote.crypto.group import IDENTITY, GroupElement, Q, g
+
+__all__ = [
+    "ENVIRONMENT_VARIABLE",
+    "LIBRARY",
+    "arithmetic",
+    "double_base",
+    "plain_power_product",
+    "power_product",
+    "set_enabled",
+]
+
+#: The shared object loaded (Debian's libdecaf0).
+LIBRARY: Final = "libdecaf.so.0"
+#: Set to ``libsodium`` to force the plain path (any other value, or none: the fast path).
+ENVIRONMENT_VARIABLE: Final = "UNIONVOTE_GROUP_ARITHMETIC"
+
+_POINT_BYTES: Final = 256  # sizeof(decaf_255_point_t): 4 coordinates of 5 limbs, each 32-aligned
+_POINT_ALIGN: Final = 32
+_SCALAR_BYTES: Final = 32  # sizeof(decaf_255_scalar_t): 4 64-bit limbs
+_DECAF_SUCCESS: Final = -1
+_INVERSE_4: Final = pow(4, -1, Q)
+_INVERSE_8: Final = pow(8, -1, Q)
+
+_forced: bool | None = None  # set_enabled's choice; None: the environment decides
+
+
+class _Decaf:
+    """The bound functions of one loaded libdecaf."""
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        pointer, buffer = ctypes.c_void_p, ctypes.c_char_p
+        self.scalar_decode = lib.decaf_255_scalar_decode
+        self.scalar_decode.argtypes = [pointer, buffer]
+        self.scalar_decode.restype = ctypes.c_int
+        self.point_decode = lib.decaf_255_point_decode_like_eddsa_and_mul_by_ratio
+        self.point_decode.argtypes = [pointer, buffer]
+        self.point_decode.restype = ctypes.c_int
+        self.point_encode = lib.decaf_255_point_mul_by_ratio_and_encode_like_eddsa
+        self.point_encode.argtypes = [buffer, pointer]
+        self.point_encode.restype = None
+        self.base_double = lib.decaf_255_base_double_scalarmul_non_secret
+        self.base_double.argtypes = [pointer, pointer, pointer, pointer]
+        self.base_double.restype = None
+        self.double = lib.decaf_255_point_double_scalarmul
+        self.double.argtypes = [pointer, pointer, pointer, pointer, pointer]
+        self.double.restype = None
+
+
+@functools.cache
+def _library() -> _Decaf | None:
+    """libdecaf, loaded once per process; None (with one warning) when it cannot be."""
+    if os.environ.get(ENVIRONMENT_VARIABLE, "").strip().lower() == "libsodium":
+        return None
+    try:
+        return _Decaf(ctypes.CDLL(LIBRARY))
+    except (OSError, AttributeError) as error:
+        warnings.warn(
+            f"unionvote: {LIBRARY} not usable ({error}); proofs are checked with libsodium "
+            f"alone, about twice as slowly (install Debian's libdecaf0, or set "
+            f"{ENVIRONMENT_VARIABLE}=libsodium to choose this)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
+
+
+def _active() -> _Decaf | None:
+    if _forced is False:
+        return None
+    return _library()
+
+
+def set_enabled(enabled: bool | None) -> None:
+    """Force the plain path (False), allow the fast one (True), or let the environment decide
+    (None). For the command line's switch and for tests."""
+    global _forced
+    _forced = enabled
+
+
+def arithmetic() -> str:
+    """The path proof checks take now: ``"libdecaf"`` or ``"libsodium"``."""
+    return "libdecaf" if _active() is not None else "libsodium"
+
+
+def plain_power_product(p: GroupElement, v: int, a: GroupElement, c: int) -> GroupElement:
+    """p^v · a^c with libsodium alone: the definition the fast path must equal."""
+    return p**v * a**c
+
+
+def double_base(v: int, c: int, a: GroupElement) -> GroupElement:
+    """g^v · a^c (g the generator), e.g. a Schnorr commitment g^response · X^challenge."""
+    return power_product(g, v, a, c)
+
+
+def power_product(p: GroupElement, v: int, a: GroupElement, c: int) -> GroupElement:
+    """p^v · a^c: libdecaf when active, else (and in the cases it gets wrong) libsodium."""
+    decaf = _active()
+    v, c = v % Q, c % Q
+    if decaf is None or c == 0 or a.is_identity or p.is_identity:
+        return plain_power_product(p, v, a, c)
+    point_a = _Point()
+    if decaf.point_decode(point_a.address, a.to_bytes()) != _DECAF_SUCCESS:  # pragma: no cover
+        return plain_power_product(p, v, a, c)  # unreachable for subgroup points
+    result = _Point()
+    if p == g:
+        decaf.base_double(
+            result.address,
+            _scalar(decaf, v * _INVERSE_4),
+            point_a.address,
+            _scalar(decaf, c * _INVERSE_8),
+        )
+    else:
+        point_p = _Point()
+        if decaf.point_decode(point_p.address, p.to_bytes()) != _DECAF_SUCCESS:  # pragma: no cover
+            return plain_power_product(p, v, a, c)
+        decaf.double(
+            result.address,
+            point_p.address,
+            _scalar(decaf, v * _INVERSE_8),
+            point_a.address,
+            _scalar(decaf, c * _INVERSE_8),
+        )
+    encoded = ctypes.create_string_buffer(32)
+    decaf.point_encode(encoded, result.address)
+    rfc8032 = encoded.raw
+    return IDENTITY if rfc8032 == IDENTITY.to_bytes() else GroupElement(rfc8032)
+
+
+class _Point:
+    """Room for one decaf_255_point_t, aligned as the library requires (32 bytes)."""
+
+    __slots__ = ("_buffer", "address")
+
+    def __init__(self) -> None:
+        self._buffer = ctypes.create_string_buffer(_POINT_BYTES + _POINT_ALIGN)
+        start = ctypes.addressof(self._buffer)
+        self.address = start + (-start) % _POINT_ALIGN
+
+
+def _scalar(decaf: _Decaf, value: int) -> ctypes.Array[ctypes.c_char]:
+    """A decaf_255_scalar_t holding ``value mod q`` (8-byte aligned, as ctypes allocates)."""
+    scalar = ctypes.create_string_buffer(_SCALAR_BYTES)
+    if decaf.scalar_decode(scalar, (value % Q).to_bytes(32, "little")) != _DECAF_SUCCESS:
+        raise AssertionError("a scalar below q was refused")  # pragma: no cover
+    return scalar
