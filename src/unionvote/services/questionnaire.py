@@ -70,8 +70,10 @@ __all__ = [
     "ChoiceView",
     "Closed",
     "ContactInput",
+    "ContactStatus",
     "Declined",
     "Defined",
+    "DefinitionPreview",
     "Event",
     "ImportedCampaigns",
     "Overview",
@@ -87,7 +89,9 @@ __all__ = [
     "Submission",
     "SubmittedVersion",
     "answer_form",
+    "definition_text",
     "do_add_campaign",
+    "do_add_contact",
     "do_close",
     "do_decline",
     "do_define_questionnaire",
@@ -96,6 +100,7 @@ __all__ = [
     "do_open_form",
     "do_publish",
     "do_record_bounce",
+    "do_replace_contact",
     "do_save_draft",
     "do_send_links",
     "do_send_reminders",
@@ -103,6 +108,7 @@ __all__ = [
     "endorsement_links",
     "forum_eligible",
     "overview",
+    "preview_definition",
     "publication_view",
     "published_questionnaire",
     "published_view",
@@ -260,6 +266,17 @@ class Event:
 
 
 @dataclass(frozen=True)
+class ContactStatus:
+    """A campaign contact as the committee sees it; ``bounced_at``: when a mail to this
+    address was refused for good (then it is no longer mailed)."""
+
+    name: str
+    email: str
+    language: str
+    bounced_at: datetime.datetime | None
+
+
+@dataclass(frozen=True)
 class CampaignStatus:
     candidate_key: str
     name: str
@@ -277,6 +294,7 @@ class CampaignStatus:
     reminders: int
     response_version: int
     events: tuple[Event, ...]
+    contact_details: tuple[ContactStatus, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -475,6 +493,55 @@ def _question_views(q: Questionnaire, language: str) -> tuple[QuestionView, ...]
     )
 
 
+@dataclass(frozen=True)
+class DefinitionPreview:
+    """A questionnaire file as a campaign will see it, in one language, before it is saved.
+    ``current_version``: the version saved now under the same key (0: a new questionnaire)."""
+
+    key: str
+    version: int
+    title: str
+    introduction: str
+    office: str
+    due_at: datetime.datetime
+    policy: str
+    language: str
+    questions: tuple[QuestionView, ...]
+    current_version: int
+
+
+def preview_definition(
+    services: Services, text: str, *, language: str = "en", source: str = "<questionnaire>"
+) -> DefinitionPreview:
+    """Check a questionnaire file and show its questions as the answer form will, without
+    saving anything. Raises ``QuestionnaireFileError`` (every problem with its line) like
+    ``do_define_questionnaire``."""
+    parsed = parse_questionnaire(text, source=source)
+    with services.transaction() as tx:
+        current = tx.session.scalar(
+            select(QuestionnaireRow.version).where(QuestionnaireRow.key == parsed.key)
+        )
+    return DefinitionPreview(
+        key=parsed.key,
+        version=parsed.version,
+        title=parsed.translated(parsed.title, language),
+        introduction=parsed.translated(parsed.introduction, language),
+        office=parsed.translated(parsed.office, language),
+        due_at=parsed.due,
+        policy=parsed.publication,
+        language=language,
+        questions=_question_views(parsed, language),
+        current_version=current or 0,
+    )
+
+
+def definition_text(services: Services, key: str) -> tuple[int, str]:
+    """The current version of a questionnaire and its file's text, as saved."""
+    with services.transaction() as tx:
+        row, _ = _questionnaire(tx.session, key)
+        return row.version, row.text
+
+
 # -- defining -----------------------------------------------------------------------------------
 
 
@@ -554,11 +621,78 @@ def do_define_questionnaire(
 # -- campaigns ----------------------------------------------------------------------------------
 
 
-def _campaign_problems(campaign: CampaignInput) -> list[str]:
-    problems: list[str] = []
+def _contact_problems(
+    campaign_key: str, contact: ContactInput, index: int, known: set[str]
+) -> list[AnswerProblem]:
+    """What is wrong with one contact, each problem naming its field (``contact-name-<i>``,
+    ``contact-email-<i>``, ``contact-language-<i>``) and a check (missing, invalid, duplicate).
+    ``known``: the addresses already listed for the campaign (lower case); added to."""
+    problems: list[AnswerProblem] = []
+    email = contact.email.strip()
+    if not email:
+        problems.append(
+            AnswerProblem(
+                f"contact-email-{index}",
+                "missing",
+                f"campaign {campaign_key!r}: an address is missing",
+            )
+        )
+    elif not _EMAIL.fullmatch(email) or len(email) > 320:
+        problems.append(
+            AnswerProblem(
+                f"contact-email-{index}",
+                "invalid",
+                f"campaign {campaign_key!r}: {contact.email!r} is not an email address",
+            )
+        )
+    elif email.lower() in known:
+        problems.append(
+            AnswerProblem(
+                f"contact-email-{index}",
+                "duplicate",
+                f"campaign {campaign_key!r}: a contact's address is listed twice",
+            )
+        )
+    known.add(email.lower())
+    if contact.language not in _LANGUAGES:
+        problems.append(
+            AnswerProblem(
+                f"contact-language-{index}",
+                "invalid",
+                f"campaign {campaign_key!r}: language {contact.language!r} "
+                f"(expected {' or '.join(_LANGUAGES)})",
+            )
+        )
+    if not contact.name.strip():
+        problems.append(
+            AnswerProblem(
+                f"contact-name-{index}",
+                "missing",
+                f"campaign {campaign_key!r}: a contact's name is missing",
+            )
+        )
+    elif len(contact.name) > 200:
+        problems.append(
+            AnswerProblem(
+                f"contact-name-{index}",
+                "too-long",
+                f"campaign {campaign_key!r}: a contact's name is over 200 characters",
+            )
+        )
+    return problems
+
+
+def _campaign_field_problems(campaign: CampaignInput) -> list[AnswerProblem]:
+    """Every problem of a campaign, each naming its field (``key``, ``name``, ``party``,
+    ``office``, or a contact's field) for a form to show it beside that field."""
+    problems: list[AnswerProblem] = []
     if not _KEY.fullmatch(campaign.key):
         problems.append(
-            f"campaign key {campaign.key!r}: use lower-case letters, digits and hyphens"
+            AnswerProblem(
+                "key",
+                "invalid",
+                f"campaign key {campaign.key!r}: use lower-case letters, digits and hyphens",
+            )
         )
     for name, value, limit in (
         ("name", campaign.name, 200),
@@ -566,23 +700,25 @@ def _campaign_problems(campaign: CampaignInput) -> list[str]:
         ("office", campaign.office, 200),
     ):
         if not value.strip():
-            problems.append(f"campaign {campaign.key!r}: the {name} is missing")
-        elif len(value) > limit:
-            problems.append(f"campaign {campaign.key!r}: the {name} is over {limit} characters")
-    emails = [c.email.strip().lower() for c in campaign.contacts]
-    for contact in campaign.contacts:
-        if not _EMAIL.fullmatch(contact.email.strip()) or len(contact.email) > 320:
-            problems.append(f"campaign {campaign.key!r}: {contact.email!r} is not an email address")
-        if contact.language not in _LANGUAGES:
             problems.append(
-                f"campaign {campaign.key!r}: language {contact.language!r} "
-                f"(expected {' or '.join(_LANGUAGES)})"
+                AnswerProblem(name, "missing", f"campaign {campaign.key!r}: the {name} is missing")
             )
-        if not contact.name.strip():
-            problems.append(f"campaign {campaign.key!r}: a contact's name is missing")
-    if len(set(emails)) != len(emails):
-        problems.append(f"campaign {campaign.key!r}: a contact's address is listed twice")
+        elif len(value) > limit:
+            problems.append(
+                AnswerProblem(
+                    name,
+                    "too-long",
+                    f"campaign {campaign.key!r}: the {name} is over {limit} characters",
+                )
+            )
+    known: set[str] = set()
+    for index, contact in enumerate(campaign.contacts):
+        problems.extend(_contact_problems(campaign.key, contact, index, known))
     return problems
+
+
+def _campaign_problems(campaign: CampaignInput) -> list[str]:
+    return [p.message for p in _campaign_field_problems(campaign)]
 
 
 def _upsert(tx: Tx, row: QuestionnaireRow, campaign: CampaignInput) -> bool:
@@ -651,11 +787,122 @@ def do_add_campaign(services: Services, key: str, campaign: CampaignInput) -> st
         _open_for_campaigns(row, tx.at)
         if not campaign.office.strip():
             campaign = replace(campaign, office=q.office)
-        problems = _campaign_problems(campaign)
+        problems = _campaign_field_problems(campaign)
         if problems:
-            raise QuestionnaireError("questionnaire.campaign", "; ".join(problems))
+            raise QuestionnaireError(
+                "questionnaire.campaign", "; ".join(p.message for p in problems), problems
+            )
         _upsert(tx, row, campaign)
     return campaign.key
+
+
+def _bounced_at(events: Sequence[QuestionnaireEvent], email: str) -> datetime.datetime | None:
+    """When a mail to ``email`` was first refused for good ("bounced" events name the address
+    first: ``address`` or ``address: detail``)."""
+    address = email.strip().lower()
+    for event in events:
+        if event.kind == "bounced":
+            named = event.detail.split(": ", 1)[0].strip().lower()
+            if named == address:
+                return event.at
+    return None
+
+
+def _mailable(session: Session, campaign: QuestionnaireCampaign) -> list[QuestionnaireContact]:
+    """The contacts that are mailed: every one whose address has not bounced."""
+    events = _events(session, campaign)
+    return [c for c in _contacts(session, campaign) if _bounced_at(events, c.email) is None]
+
+
+def _sent_to(session: Session, campaign: QuestionnaireCampaign) -> set[str]:
+    """The addresses (lower case) a link mail to the campaign was accepted for."""
+    return {
+        e.detail.strip().lower()
+        for e in session.scalars(
+            select(QuestionnaireEvent).where(
+                QuestionnaireEvent.campaign_id == campaign.id, QuestionnaireEvent.kind == "sent"
+            )
+        )
+    }
+
+
+def do_add_contact(services: Services, key: str, candidate: str, contact: ContactInput) -> None:
+    """Add a contact to a campaign; the next ``do_send_links`` mails them a link (the
+    campaign's other contacts keep theirs)."""
+    with services.transaction() as tx:
+        row, _ = _questionnaire(tx.session, key, for_update=True)
+        _open_for_campaigns(row, tx.at)
+        campaign = _campaign(tx.session, row, candidate)
+        known = {c.email.lower() for c in _contacts(tx.session, campaign)}
+        problems = _contact_problems(candidate, contact, 0, known)
+        if problems:
+            raise QuestionnaireError(
+                "questionnaire.contact", "; ".join(p.message for p in problems), problems
+            )
+        email = contact.email.strip()
+        tx.session.add(
+            QuestionnaireContact(
+                campaign_id=campaign.id,
+                name=contact.name.strip(),
+                email=email,
+                language=contact.language,
+            )
+        )
+        _event(tx, campaign, "contact-added", email)
+        tx.audit(
+            "questionnaire.contact.add",
+            f"{key}/{candidate}",
+            email=email,
+            language=contact.language,
+        )
+
+
+def do_replace_contact(
+    services: Services,
+    key: str,
+    candidate: str,
+    email: str,
+    new_email: str,
+    *,
+    detail: str = "",
+) -> None:
+    """Replace a contact's address (one that bounced, or is wrong) with a new one: the old
+    address is recorded as bounced and no longer mailed; the next ``do_send_links`` mails the
+    new address a link. The contact keeps its name and language."""
+    with services.transaction() as tx:
+        row, _ = _questionnaire(tx.session, key, for_update=True)
+        campaign = _campaign(tx.session, row, candidate)
+        contacts = _contacts(tx.session, campaign)
+        old = email.strip().lower()
+        contact = next((c for c in contacts if c.email.lower() == old), None)
+        if contact is None:
+            raise QuestionnaireError(
+                "questionnaire.contact",
+                f"{email!r} is not a contact of campaign {candidate!r}",
+                (AnswerProblem("email", "unknown", f"{email!r} is not a contact"),),
+            )
+        known = {c.email.lower() for c in contacts if c is not contact}
+        problems = _contact_problems(
+            candidate, ContactInput(contact.name, new_email, contact.language), 0, known
+        )
+        if not problems and new_email.strip().lower() == old:
+            problems = [AnswerProblem("contact-email-0", "same", "the new address is the old one")]
+        if problems:
+            raise QuestionnaireError(
+                "questionnaire.contact", "; ".join(p.message for p in problems), problems
+            )
+        previous = contact.email
+        if _bounced_at(_events(tx.session, campaign), previous) is None:
+            _event(tx, campaign, "bounced", f"{previous}: {detail.strip() or 'replaced'}")
+        contact.email = new_email.strip()
+        _event(tx, campaign, "contact-replaced", f"{previous} → {contact.email}")
+        tx.audit(
+            "questionnaire.contact.replace",
+            f"{key}/{candidate}",
+            email=previous,
+            new_email=contact.email,
+            detail=detail.strip(),
+        )
 
 
 _CSV_COLUMNS = ("key", "name", "party", "office", "contact_name", "contact_email", "language")
@@ -875,20 +1122,6 @@ def _has_link(session: Session, campaign: QuestionnaireCampaign) -> bool:
     return bool(count)
 
 
-def _delivered(session: Session, campaign: QuestionnaireCampaign) -> bool:
-    """Whether a link mail to the campaign was accepted ("sent") or refused for good
-    ("bounced"); a temporary failure ("send-failed") is neither, so it is sent again."""
-    count = session.scalar(
-        select(func.count())
-        .select_from(QuestionnaireEvent)
-        .where(
-            QuestionnaireEvent.campaign_id == campaign.id,
-            QuestionnaireEvent.kind.in_(("sent", "bounced")),
-        )
-    )
-    return bool(count)
-
-
 def _may_answer(campaign: QuestionnaireCampaign) -> bool:
     return campaign.state == "open" or campaign.correction_open
 
@@ -918,23 +1151,23 @@ def do_send_links(
                     "correction first if it should answer again",
                 )
         else:
-            # Every campaign no link has reached yet: never sent, or only temporary failures
-            # ("send-failed") so far — a campaign is never stranded by a mail server's hiccup.
-            chosen = [
-                c
-                for c in _campaigns(tx.session, row)
-                if _may_answer(c) and not _delivered(tx.session, c)
-            ]
+            # Every campaign with a contact no link has reached yet: never sent, only
+            # temporary failures ("send-failed") so far — a campaign is never stranded by a
+            # mail server's hiccup —, or a contact added or an address replaced since.
+            chosen = [c for c in _campaigns(tx.session, row) if _may_answer(c)]
             skipped = len(_campaigns(tx.session, row)) - len(chosen)
         for campaign in chosen:
-            contacts = _contacts(tx.session, campaign)
-            if not contacts:
+            contacts = _mailable(tx.session, campaign)
+            sent_to = _sent_to(tx.session, campaign) if candidate is None else set()
+            unsent = [c for c in contacts if c.email.lower() not in sent_to]
+            if not unsent:
                 skipped += 1
                 continue
-            # A new link replaces any earlier one (one that was never delivered, in a bulk
-            # send; a lost or leaked one, for one candidate).
-            url = _new_link(tx, campaign, base, revoke=True)
-            mails = tuple(_link_mail(q, campaign, c, url, reminder=False) for c in contacts)
+            # A new link replaces any earlier one that was never delivered (in a bulk send)
+            # or a lost or leaked one (for one candidate); a contact added or replaced after
+            # the campaign got its link gets a link of its own, the others' keep working.
+            url = _new_link(tx, campaign, base, revoke=not sent_to)
+            mails = tuple(_link_mail(q, campaign, c, url, reminder=False) for c in unsent)
             outgoing.append(_Outgoing(campaign.id, campaign.key, mails))
         if outgoing and row.first_sent_at is None:
             row.first_sent_at = tx.at
@@ -951,24 +1184,30 @@ def do_send_links(
 
 def do_send_reminders(services: Services, key: str, mailer: Mailer, *, base_url: str) -> SendReport:
     """Remind every campaign that has not submitted or declined, once per reminder day that
-    has come (``reminders`` in the file). A reminder carries a new link; earlier links stay
-    valid."""
+    has come (``reminders`` in the file). A run that comes after several reminder days sends
+    one reminder, not one per day missed (catch-up): a campaign is reminded when nothing was
+    mailed to it (link or reminder) since the latest reminder day that has come. A reminder
+    carries a new link; earlier links stay valid."""
     base = _base(base_url)
     outgoing: list[_Outgoing] = []
     skipped = 0
     with services.transaction() as tx:
         row, q = _questionnaire(tx.session, key, for_update=True)
         _open_for_campaigns(row, tx.at)
-        come = sum(1 for at in q.reminder_times() if at <= tx.at)
+        come = [at for at in q.reminder_times() if at <= tx.at]
+        latest = max(come) if come else None
         for campaign in _campaigns(tx.session, row):
             events = _events(tx.session, campaign)
-            reminded = sum(1 for e in events if e.kind == "reminded")
-            contacts = _contacts(tx.session, campaign)
+            mailed_since = latest is not None and any(
+                e.kind in ("sent", "reminded") and e.at >= latest for e in events
+            )
+            contacts = _mailable(tx.session, campaign)
             if (
                 campaign.state != "open"
                 or not contacts
                 or not _has_link(tx.session, campaign)
-                or reminded >= come
+                or latest is None
+                or mailed_since
             ):
                 skipped += 1
                 continue
@@ -1251,7 +1490,7 @@ def do_submit(
             version=version,
             answers_sha256=digest,
         )
-        contacts = _contacts(tx.session, campaign)
+        contacts = _mailable(tx.session, campaign)
         if mailer is not None:
             mails = [
                 _submitted_mail(q, campaign, c, checked, version, tx.at, digest) for c in contacts
@@ -1301,7 +1540,7 @@ def do_decline(
         _event(tx, campaign, "declined", reason)
         tx.audit("questionnaire.decline", f"{row.key}/{campaign.key}", reason=reason)
         if mailer is not None:
-            for contact in _contacts(tx.session, campaign):
+            for contact in _mailable(tx.session, campaign):
                 title = q.translated(q.title, contact.language)
                 if contact.language == "es":
                     subject = f"Registramos que su campaña no responderá: {title}"
@@ -1436,6 +1675,10 @@ def _status(
         reminders=sum(1 for e in events if e.kind == "reminded"),
         response_version=submitted[-1].version if submitted else 0,
         events=tuple(Event(e.at, e.kind, e.detail) for e in events),
+        contact_details=tuple(
+            ContactStatus(c.name, c.email, c.language, _bounced_at(events, c.email))
+            for c in _contacts(session, campaign)
+        ),
     )
 
 

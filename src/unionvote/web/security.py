@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import ipaddress
 import json
 import re
@@ -147,6 +148,33 @@ async def _send_error(send: Send, status: int, check: str, message: str, path: s
     await send({"type": "http.response.body", "body": body})
 
 
+def _answer_too_large_page(scope: Scope, limit: int, form_path: str) -> bytes:
+    """The page a campaign reads when its answers are over the size limit: in its language,
+    with a link back to its form (its draft, as last saved, is there)."""
+    language = str(scope.get("state", {}).get("lang", "en"))
+    title = html.escape(_("Your answers are too long to be received"))
+    text = html.escape(
+        _(
+            "Nothing was saved: the form you sent is larger than the %(kib)d KiB the site "
+            "accepts. Shorten the longest answers (each question says its word limit), or "
+            "save them in smaller steps."
+        )
+        % {"kib": limit // 1024}
+    )
+    back = html.escape(_("Back to the form"))
+    return (
+        f'<!DOCTYPE html>\n<html lang="{html.escape(language)}">\n<head>\n'
+        '<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{title}</title>\n"
+        '<link rel="stylesheet" href="/static/css/site.css">\n</head>\n<body>\n<main>\n'
+        f"<h1>{title}</h1>\n"
+        f'<p role="alert" class="message error" data-check="request.size">{text}</p>\n'
+        f'<p><a href="{html.escape(form_path)}">{back}</a></p>\n'
+        "</main>\n</body>\n</html>\n"
+    ).encode()
+
+
 def _too_large_message(limit: int) -> str:
     return _("The request is too large: at most %(kib)d KiB is accepted.") % {"kib": limit // 1024}
 
@@ -187,15 +215,33 @@ class BodyLimitMiddleware:
             return self.answer_limit
         return self.limit
 
+    async def _refuse(self, scope: Scope, send: Send, limit: int) -> None:
+        path: str = scope["path"]
+        answer = self.answer_paths.fullmatch(path) if self.answer_paths is not None else None
+        if answer is None:
+            await _send_error(send, 413, "request.size", _too_large_message(limit), path)
+            return
+        body = _answer_too_large_page(scope, limit, path.removesuffix("/decline"))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"text/html; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
         limit = self._limit_of(scope)
         length = Headers(scope=scope).get("content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
-            await _send_error(send, 413, "request.size", _too_large_message(limit), path)
+            await self._refuse(scope, send, limit)
             return
         received = 0
         started = False
@@ -219,7 +265,7 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await _send_error(send, 413, "request.size", _too_large_message(limit), path)
+                await self._refuse(scope, send, limit)
 
 
 def csrf_token(request: Request) -> str:

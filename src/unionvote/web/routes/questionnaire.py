@@ -20,6 +20,8 @@ committee's questionnaire pages, and the members' side-by-side comparison with i
 from __future__ import annotations
 
 import datetime
+import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Final, cast
 
@@ -27,14 +29,26 @@ from fastapi import APIRouter, Form
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from unionvote.domain.questionnaire import QuestionnaireError, count_words
+from unionvote.domain.questionnaire import (
+    AnswerProblem,
+    QuestionnaireError,
+    QuestionnaireFileError,
+    count_words,
+)
 from unionvote.errors import UnionVoteError
 from unionvote.mail import Mailer
 from unionvote.services.context import Services
 from unionvote.services.questionnaire import (
+    MAX_DECLINE_WORDS,
     AnswerForm,
+    CampaignInput,
+    ContactInput,
+    DefinitionPreview,
     Publication,
     answer_form,
+    definition_text,
+    do_add_campaign,
+    do_add_contact,
     do_close,
     do_decline,
     do_define_questionnaire,
@@ -42,12 +56,15 @@ from unionvote.services.questionnaire import (
     do_open_correction,
     do_open_form,
     do_publish,
+    do_record_bounce,
+    do_replace_contact,
     do_save_draft,
     do_send_links,
     do_send_reminders,
     do_submit,
     endorsement_links,
     overview,
+    preview_definition,
     publication_view,
     published_questionnaire,
     published_view,
@@ -118,6 +135,8 @@ def _event_words() -> dict[str, str]:
         "confirmation-sent": _("Confirmation sent"),
         "confirmation-bounced": _("Confirmation bounced"),
         "send-failed": _("Not sent (temporary failure; sent again next time)"),
+        "contact-added": _("Contact added"),
+        "contact-replaced": _("Address replaced"),
     }
 
 
@@ -243,6 +262,8 @@ def _form_page(
     values: Mapping[str, str] | None = None,
     problems: Mapping[str, str] | None = None,
     error: str | None = None,
+    decline_reason: str = "",
+    decline_problem: str | None = None,
     status: int = 200,
 ) -> Response:
     notice = request.session.pop(_FORM_NOTICE, None)
@@ -257,6 +278,9 @@ def _form_page(
             "error": error,
             "notice": notice if isinstance(notice, dict) else None,
             "field": _FIELD,
+            "decline_reason": decline_reason,
+            "decline_problem": decline_problem,
+            "max_decline_words": MAX_DECLINE_WORDS,
             # The form's CSRF token comes from the link, not the session: it never expires
             # while the link is valid (long answers are not lost to a two-hour session).
             "csrf_token": link_csrf_token(_settings(request).secret, token),
@@ -344,12 +368,31 @@ def decline(
     token: str,
     services: ServicesDep,
     lang: Lang,
-    reason: Annotated[str, Form(max_length=4000)] = "",
+    reason: Annotated[str, Form()] = "",
 ) -> Response:
+    reason = reason[: _MAX_FIELD_CHARS + 1]
     try:
         declined = do_decline(services, token, reason.strip(), _mail_server(request), language=lang)
     except QuestionnaireError as error:
-        return _refused(request, error)
+        if error.check != "questionnaire.too-long":
+            return _refused(request, error)
+        try:
+            form = answer_form(services, token, language=lang)
+        except QuestionnaireError as again:
+            return _refused(request, again)
+        problem = _(
+            "Your reason has %(words)d words; at most %(limit)d are allowed. Shorten it, then "
+            "decline again."
+        ) % {"words": count_words(reason), "limit": MAX_DECLINE_WORDS}
+        return _form_page(
+            request,
+            token,
+            form,
+            error=_("Nothing was changed: your campaign has not declined."),
+            decline_reason=reason,
+            decline_problem=problem,
+            status=422,
+        )
     request.session[_FORM_NOTICE] = {"kind": "declined", "at": _time(declined.declined_at)}
     return RedirectResponse(f"/questionnaire/answer/{token}#top", status_code=303)
 
@@ -377,6 +420,52 @@ def _take_staff_notice(request: Request) -> str | None:
     return None
 
 
+# The file a new questionnaire starts from on the committee's page (docs/questionnaire.md).
+NEW_QUESTIONNAIRE: Final = """\
+format = "unionvote-questionnaire/1"
+key = "issues-2026"             # lower-case letters, digits and hyphens
+version = 1                     # a new definition of the same key needs a higher version
+title = "Candidate Questionnaire"
+introduction = "Our members want to know where you stand."
+office = "Governor"             # the office the campaigns seek
+due = 2026-09-01T23:59:00Z      # answers are due by this time (UTC)
+reminders = [7, 2]              # days before the due date
+publication = "publish-all"     # or "who-answered", or "private"
+answer_required_for_forum = false
+
+[[questions]]
+id = "pro-act"
+kind = "yes-no"
+text = "Will you support the right to organize?"
+
+[[questions]]
+id = "priority"
+kind = "choice"
+text = "Which is your first priority?"
+choices = ["Wages", "Health care", "Pensions"]
+
+[[questions]]
+id = "plan"
+kind = "text"
+text = "What is your plan for good jobs?"
+help = "Please answer in 150 words or fewer."
+max_words = 150
+
+[translations.es]
+"Candidate Questionnaire" = "Cuestionario para candidatos"
+"""
+
+
+def _next_version(text: str, version: int) -> str:
+    """The saved file with its ``version`` raised by one: what a new definition needs."""
+    return re.sub(
+        rf"(?m)^(version\s*=\s*){version}(\s*(#.*)?)$",
+        lambda m: f"{m[1]}{version + 1}{m[2]}",
+        text,
+        count=1,
+    )
+
+
 @router.get("/committee/questionnaires")
 def committee_list(request: Request, services: ServicesDep, identity: StaffViewer) -> Response:
     return _list_page(request, services, identity)
@@ -400,7 +489,10 @@ def _list_page(
             "items": questionnaires(services),
             "notice": _take_staff_notice(request),
             "error": error,
-            "text": text,
+            "text": text or NEW_QUESTIONNAIRE,
+            "file_problems": (),
+            "previews": (),
+            "current_key": "",
         },
         status,
     )
@@ -411,19 +503,81 @@ def _reason(error: UnionVoteError) -> str:
     return _("This was not done: %(reason)s") % {"reason": detail}
 
 
+def _definition_page(
+    request: Request,
+    identity: StaffIdentity,
+    text: str,
+    *,
+    key: str = "",
+    error: str | None = None,
+    file_problems: tuple[tuple[int, str, str], ...] = (),
+    previews: tuple[DefinitionPreview, ...] = (),
+    status: int = 200,
+) -> Response:
+    return _page(
+        request,
+        "questionnaire/committee_definition.html",
+        {
+            "identity": identity,
+            "can_act": identity.role is Role.COMMITTEE,
+            "text": text,
+            "current_key": key,
+            "error": error,
+            "file_problems": file_problems,
+            "previews": previews,
+        },
+        status,
+    )
+
+
+@router.get("/committee/questionnaires/{key}/definition")
+def definition(
+    request: Request, key: str, services: ServicesDep, identity: StaffViewer
+) -> Response:
+    version, text = definition_text(services, key)
+    shown = _next_version(text, version) if identity.role is Role.COMMITTEE else text
+    return _definition_page(request, identity, shown, key=key)
+
+
+def _file_refusal(
+    request: Request, who: StaffIdentity, text: str, error: QuestionnaireError
+) -> Response:
+    if isinstance(error, QuestionnaireFileError):
+        problems = tuple((p.line, p.field, p.message) for p in error.file_problems)
+        count = len(problems)
+        message = _(
+            "Nothing was saved: the file has problems (%(count)d), listed beside it with their "
+            "line numbers."
+        ) % {"count": count}
+        return _definition_page(
+            request, who, text, error=message, file_problems=problems, status=422
+        )
+    return _definition_page(request, who, text, error=_reason(error), status=422)
+
+
 @router.post("/committee/questionnaires")
 def define(
     request: Request,
     services: ServicesDep,
     who: CommitteeMember,
     text: Annotated[str, Form(max_length=60_000)] = "",
+    action: Annotated[str, Form(max_length=20)] = "save",
 ) -> Response:
+    if action == "preview":
+        try:
+            previews = tuple(
+                preview_definition(services, text, language=code, source="the file")
+                for code in ("en", "es")
+            )
+        except QuestionnaireError as error:
+            return _file_refusal(request, who, text, error)
+        return _definition_page(request, who, text, key=previews[0].key, previews=previews)
     try:
-        defined = do_define_questionnaire(
-            services.acting_as(who.actor), text, source="the committee's page"
-        )
+        defined = do_define_questionnaire(services.acting_as(who.actor), text, source="the file")
+    except QuestionnaireError as error:
+        return _file_refusal(request, who, text, error)
     except UnionVoteError as error:
-        return _list_page(request, services, who, error=_reason(error), text=text, status=422)
+        return _definition_page(request, who, text, error=_reason(error), status=422)
     request.session[_STAFF_NOTICE] = "defined"
     return RedirectResponse(f"/committee/questionnaires/{defined.key}", status_code=303)
 
@@ -435,6 +589,8 @@ def _overview_page(
     key: str,
     *,
     error: str | None = None,
+    field_errors: Mapping[str, str] | None = None,
+    field_values: Mapping[str, str] | None = None,
     status: int = 200,
 ) -> Response:
     found = overview(services, key)
@@ -450,6 +606,8 @@ def _overview_page(
             "mail_ready": _mail_server(request) is not None,
             "notice": _take_staff_notice(request),
             "error": error,
+            "field_errors": field_errors or {},
+            "field_values": field_values or {},
         },
         status,
     )
@@ -604,6 +762,187 @@ def committee_preview(
 ) -> Response:
     view = publication_view(services, key, language=lang, committee=True)
     return _comparison_page(request, view, preview=True, identity=identity)
+
+
+# -- campaigns and contacts, one at a time ---------------------------------------------------
+
+
+def _field_message(problem: AnswerProblem) -> str:
+    """A campaign or contact problem in the committee's language, shown beside its field."""
+    field, check = problem.question_id, problem.check
+    if field == "key":
+        return _("Use lower-case letters, digits and hyphens, such as rivera.")
+    if check == "missing":
+        return _("This is needed.")
+    if check == "too-long":
+        return _("This is too long.")
+    if check == "duplicate":
+        return _("This address is already a contact of this campaign.")
+    if check == "same":
+        return _("The new address is the same as the old one.")
+    if field.startswith("contact-email") or field == "email":
+        return _("Enter an email address, such as name@example.org.")
+    if field.startswith("contact-language"):
+        return _("Choose English or Spanish.")
+    return problem.message
+
+
+def _field_refusal(
+    request: Request,
+    services: Services,
+    who: StaffIdentity,
+    key: str,
+    error: QuestionnaireError,
+    ids: Mapping[str, str],
+    values: Mapping[str, str],
+) -> Response:
+    """The overview again, each problem beside its field (``ids``: the service's field name →
+    the input's id), with what was typed kept."""
+    errors: dict[str, str] = {}
+    for problem in error.problems:
+        input_id = ids.get(problem.question_id)
+        if input_id is not None:
+            errors.setdefault(input_id, _field_message(problem))
+    message = _("Nothing was saved. Correct the fields marked below.") if errors else _reason(error)
+    return _overview_page(
+        request,
+        services,
+        who,
+        key,
+        error=message,
+        field_errors=errors,
+        field_values=values,
+        status=422,
+    )
+
+
+def _key_of(name: str) -> str:
+    """A campaign key from the candidate's name when none is given: "Ana Rivera" → "ana-rivera"."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:63].strip("-")
+
+
+_Text = Annotated[str, Form(max_length=400)]
+
+
+@router.post("/committee/questionnaires/{key}/campaigns/new")
+def add_campaign(
+    request: Request,
+    key: str,
+    services: ServicesDep,
+    who: CommitteeMember,
+    name: _Text = "",
+    party: _Text = "",
+    office: _Text = "",
+    candidate_key: _Text = "",
+    contact_name: _Text = "",
+    contact_email: _Text = "",
+    contact_language: _Text = "en",
+) -> Response:
+    campaign = CampaignInput(
+        key=candidate_key.strip() or _key_of(name),
+        name=name,
+        party=party,
+        office=office,
+        contacts=(ContactInput(contact_name, contact_email.strip(), contact_language),),
+    )
+    values = {
+        "new-key": candidate_key,
+        "new-name": name,
+        "new-party": party,
+        "new-office": office,
+        "new-contact-name": contact_name,
+        "new-contact-email": contact_email,
+        "new-contact-language": contact_language,
+    }
+    try:
+        added = do_add_campaign(services.acting_as(who.actor), key, campaign)
+    except QuestionnaireError as error:
+        ids = {
+            "key": "new-key" if candidate_key.strip() else "new-name",
+            "name": "new-name",
+            "party": "new-party",
+            "office": "new-office",
+            "contact-name-0": "new-contact-name",
+            "contact-email-0": "new-contact-email",
+            "contact-language-0": "new-contact-language",
+        }
+        return _field_refusal(request, services, who, key, error, ids, values)
+    request.session[_STAFF_NOTICE] = _(
+        "The campaign of %(name)s is saved (key %(key)s). Send the personal links to mail it."
+    ) % {"name": campaign.name.strip(), "key": added}
+    return RedirectResponse(f"/committee/questionnaires/{key}", status_code=303)
+
+
+@router.post("/committee/questionnaires/{key}/campaigns/{candidate}/contacts")
+def add_contact(
+    request: Request,
+    key: str,
+    candidate: str,
+    services: ServicesDep,
+    who: CommitteeMember,
+    contact_name: _Text = "",
+    contact_email: _Text = "",
+    contact_language: _Text = "en",
+) -> Response:
+    prefix = f"add-{candidate}"
+    try:
+        do_add_contact(
+            services.acting_as(who.actor),
+            key,
+            candidate,
+            ContactInput(contact_name, contact_email.strip(), contact_language),
+        )
+    except QuestionnaireError as error:
+        ids = {
+            "contact-name-0": f"{prefix}-name",
+            "contact-email-0": f"{prefix}-email",
+            "contact-language-0": f"{prefix}-language",
+        }
+        values = {
+            f"{prefix}-name": contact_name,
+            f"{prefix}-email": contact_email,
+            f"{prefix}-language": contact_language,
+        }
+        return _field_refusal(request, services, who, key, error, ids, values)
+    request.session[_STAFF_NOTICE] = _(
+        "The contact %(email)s is added. Send the personal links to mail them a link."
+    ) % {"email": contact_email.strip()}
+    return RedirectResponse(f"/committee/questionnaires/{key}", status_code=303)
+
+
+@router.post("/committee/questionnaires/{key}/campaigns/{candidate}/contacts/{index}")
+def change_contact(
+    request: Request,
+    key: str,
+    candidate: str,
+    index: int,
+    services: ServicesDep,
+    who: CommitteeMember,
+    email: _Text = "",
+    new_email: _Text = "",
+    action: _Text = "replace",
+) -> Response:
+    """Mark one contact's address as bounced, or replace it with a new address."""
+    acting = services.acting_as(who.actor)
+    input_id = f"replace-{candidate}-{index}"
+    try:
+        if action == "bounced":
+            do_record_bounce(acting, key, candidate, email, "marked by the committee")
+            notice = _("%(email)s is marked as bounced: it is no longer mailed.") % {
+                "email": email.strip()
+            }
+        else:
+            do_replace_contact(acting, key, candidate, email, new_email, detail="replaced")
+            notice = _(
+                "%(old)s is replaced by %(new)s. The next sending of the personal links goes "
+                "to the new address."
+            ) % {"old": email.strip(), "new": new_email.strip()}
+    except QuestionnaireError as error:
+        ids = {"contact-email-0": input_id, "email": input_id}
+        return _field_refusal(request, services, who, key, error, ids, {input_id: new_email})
+    request.session[_STAFF_NOTICE] = notice
+    return RedirectResponse(f"/committee/questionnaires/{key}", status_code=303)
 
 
 # -- for members -------------------------------------------------------------------------------
