@@ -16,6 +16,7 @@ from elections import (
     Spec,
     blank,
     build_election,
+    compact,
     data_index,
     event_index,
     payload_of,
@@ -374,3 +375,36 @@ def test_setup_pointing_to_missing_data(base: Built, tmp_path: Path) -> None:
     code, output = invoke("verify", str(path))
     assert code == 1 and "Traceback" not in output
     assert output.rstrip().splitlines()[-1].startswith("unionvote verify: FAIL")
+
+
+# -- --workers ----------------------------------------------------------------------------------
+
+
+def test_workers_give_the_same_json_report(base: Built, tmp_path: Path) -> None:
+    """``--workers 1`` and ``--workers 2`` print the same report, for the valid record and a
+    record with a forged signature. (This record is smaller than a batch, so both check in
+    this process; the pool itself is compared in tests/verify/test_tampering.py.)"""
+    items = read_items(base.path)
+    index, raw = payload_of(items, "Ballot", 1)
+    ballot = json.loads(raw)
+    proof = ballot["signature"]["proof"]
+    proof["response"] = str((int(proof["response"]) + 1) % Q)
+    forged = tmp_path / "forged.bel"
+    write_items(forged, replace_data(items, index, compact(ballot)))
+    for path, code in ((base.path, 0), (forged, 1)):
+        outputs = {}
+        for workers in ("1", "2"):
+            exit_code, outputs[workers] = invoke(
+                "verify", "--json", "--workers", workers, str(path)
+            )
+            assert exit_code == code, outputs[workers]
+        assert outputs["1"] == outputs["2"]
+    assert "ballot.signature" in outputs["2"]
+
+
+def test_workers_must_be_positive(base: Built) -> None:
+    code, output = invoke("verify", "--workers", "0", str(base.path))
+    assert code == 2
+    assert "Traceback" not in output
+    code, output = invoke("verify", "--help")
+    assert "--workers" in output

@@ -398,3 +398,54 @@ def test_belenios_sid_rejects_a_replayed_ballot(
     _replayed(base, path)
     code, output = belenios_verify(path, "sid")
     assert code != 0 and "DuplicateBallot" in output, output
+
+
+# -- the process pool (verify/ballots.py) gives the in-process report --------------------------
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_workers_give_the_same_report(tampered: Tampered, batch_size: int) -> None:
+    """Two workers and small batches (one ballot: more batches than the in-flight limit; four:
+    a voter's ballot and its revote in one batch): the same checks, counts, failures in the
+    same order, and verdict as checking in this process, for the valid record and every
+    tampering."""
+    alone = verify_record(tampered.path, workers=1).to_json()
+    pooled = verify_record(tampered.path, workers=2, batch_size=batch_size).to_json()
+    assert pooled == alone
+
+
+def test_workers_give_the_same_report_on_a_replay(base: Built, tmp_path: Path) -> None:
+    path = tmp_path / "replay.bel"
+    _replayed(base, path)
+    alone = verify_record(path, workers=1)
+    assert "ballot.duplicate" in _failed(alone)
+    for batch_size in (1, 2, 4, 256):  # 256: fewer ballots than a batch, checked in-process
+        assert verify_record(path, workers=3, batch_size=batch_size).to_json() == alone.to_json()
+
+
+def test_workers_use_the_parents_group_arithmetic(base: Built) -> None:
+    """``set_enabled(False)`` reaches the spawned workers (the pool refuses outcomes checked
+    with another arithmetic than the report names)."""
+    if fast.arithmetic() != "libdecaf":
+        pytest.skip("libdecaf0 is not installed (CI installs it)")
+    try:
+        fast.set_enabled(False)
+        report = verify_record(base.path, workers=2, batch_size=1)
+    finally:
+        fast.set_enabled(None)
+    assert report.ok, report.verdict()
+    assert report.arithmetic == "libsodium"
+
+
+def test_progress_reports_every_ballot(base: Built) -> None:
+    for workers in (1, 2):
+        seen: list[tuple[int, int]] = []
+        report = verify_record(
+            base.path,
+            workers=workers,
+            batch_size=1,
+            progress=lambda n, b, seen=seen: seen.append((n, b)),
+        )
+        assert seen == sorted(seen)
+        assert seen[-1][0] == report.ballots_checked == len(SPEC.votes)
+        assert 0 < seen[-1][1] <= base.path.stat().st_size

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Annotated
@@ -31,7 +32,7 @@ from unionvote.cli import staff as staff_cli
 from unionvote.cli import trustee as trustee_cli
 from unionvote.cli import voting as voting_cli
 from unionvote.cli import web as web_cli
-from unionvote.cli.context import console, errors, fail, open_services
+from unionvote.cli.context import console, error_console, errors, fail, open_services
 from unionvote.domain.process import parse_process
 from unionvote.record.errors import CHECKS as RECORD_CHECKS
 from unionvote.services.audit import audit_log
@@ -104,6 +105,15 @@ def verify(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the report as JSON, for machines.")
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes checking ballots: default one per core; 1 checks them in this "
+            "process. The report is the same either way.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Re-check every ballot, proof, signature, chain link, the tally and the result.
 
@@ -112,7 +122,7 @@ def verify(
     if not record.is_file():
         typer.echo(f"unionvote verify: ERROR: no such file: {record}", err=True)
         raise typer.Exit(2)
-    report = verify_record(record)
+    report = _verify_with_progress(record, workers or os.cpu_count() or 1)
     if as_json:
         typer.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     else:
@@ -286,6 +296,24 @@ def demo(
         console.print(f"  unionvote verify {stage.record}")
     console.print("  ../shared/tools/belenios-verify RECORD.bel   (Belenios's own verifier)")
     raise typer.Exit(0 if ok else 1)
+
+
+def _verify_with_progress(record: Path, workers: int) -> Report:
+    """``verify_record`` with a progress bar over the archive's bytes (on standard error, so
+    that ``--json`` output stays clean; nothing is drawn when it is not a terminal)."""
+    columns = (
+        TextColumn("Checking ballots"),
+        BarColumn(),
+        TextColumn("{task.fields[ballots]:,} checked"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=error_console, transient=True) as bar:
+        task = bar.add_task("verify", total=record.stat().st_size, ballots=0)
+        return verify_record(
+            record,
+            workers=workers,
+            progress=lambda ballots, done: bar.update(task, completed=done, ballots=ballots),
+        )
 
 
 def _print_report(report: Report) -> None:

@@ -5,11 +5,16 @@ One streaming pass over the archive checks the chain (the archive reader does) a
 ballot, and multiplies the ballots into the tally as it goes; a revote's earlier ballot is
 divided out afterwards, in a second pass that reads only what a revote replaced. Nothing that
 grows with the number of ballots is kept but the map from credential to its last ballot.
+
+Each ballot's own checks (parsing, signature, proofs) run in this process or, with
+``workers`` ≥ 2, on a local process pool (``verify.ballots``); either way their outcomes are
+applied here in record order, with the checks that depend on earlier ballots (a replay, the
+credential list, the last ballot per credential, the tally), so the report is the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -21,7 +26,6 @@ from unionvote.crypto.fast import arithmetic
 from unionvote.crypto.group import GroupElement
 from unionvote.crypto.trustees import TrusteeItem, election_public_key, key_owners
 from unionvote.record.archive import ArchiveReader, EventEntry
-from unionvote.record.ballot import check_ballot
 from unionvote.record.errors import RecordError
 from unionvote.record.messages import (
     Ballot,
@@ -35,6 +39,13 @@ from unionvote.record.messages import (
     parse_encrypted_tally,
     parse_entry,
     parse_trustees_entry,
+)
+from unionvote.verify.ballots import (
+    BATCH_SIZE,
+    BallotOutcome,
+    BallotPool,
+    examine,
+    parse_election,
 )
 from unionvote.verify.report import Report
 from unionvote.verify.sidecars import check_published
@@ -52,20 +63,37 @@ _BALLOT_CHECKS = (
 
 T = TypeVar("T")
 
+#: ``progress(ballots_checked, bytes_read)``, called as ballots are checked.
+Progress = Callable[[int, int], None]
+
 
 class _Stop(Exception):
     """Raised inside the verifier when nothing further can be checked."""
 
 
-def verify_record(path: Path) -> Report:
+def verify_record(
+    path: Path,
+    *,
+    workers: int = 1,
+    batch_size: int = BATCH_SIZE,
+    progress: Progress | None = None,
+) -> Report:
     """Check everything in the record at ``path``; the report says what passed and failed.
-    The stage's published files beside it, if any, are checked too (``verify.sidecars``)."""
+    The stage's published files beside it, if any, are checked too (``verify.sidecars``).
+
+    ``workers`` ≥ 2 checks the ballots on that many local processes, ``batch_size`` ballots
+    at a time; the report is the same as with 1 (in this process)."""
+    if workers < 1 or batch_size < 1:
+        raise ValueError("workers and batch_size must be at least 1")
     report = Report(str(path), arithmetic=arithmetic())
     verifier: _Verifier | None = None
     try:
         with ArchiveReader.open(path) as reader:
-            verifier = _Verifier(report, reader, path)
-            verifier.run()
+            verifier = _Verifier(report, reader, path, workers, batch_size, progress)
+            try:
+                verifier.run()
+            finally:
+                verifier.close()
     except RecordError as error:
         report.stop(_archive_check(error.check), error.detail, error.entry)
     except _Stop:
@@ -86,10 +114,22 @@ def _archive_check(check: str) -> str:
 
 
 class _Verifier:
-    def __init__(self, report: Report, reader: ArchiveReader, path: Path) -> None:
+    def __init__(
+        self,
+        report: Report,
+        reader: ArchiveReader,
+        path: Path,
+        workers: int,
+        batch_size: int,
+        progress: Progress | None,
+    ) -> None:
         self.report = report
         self.reader = reader
         self.path = path
+        self.workers = workers
+        self.batch_size = batch_size
+        self.progress = progress
+        self.pool: BallotPool | None = None
         self.last: dict[GroupElement, str] = {}
         self.superseded: set[str] = set()
         self.running: list[list[Ciphertext]] = []
@@ -115,23 +155,33 @@ class _Verifier:
             raise _Stop
         self.setup(first)
         self.report.phase = "voting"
-        for entry in events:
-            self.report.passed("archive.chain")
-            kind = entry.event.type
-            if kind == "Ballot":
-                self.ballot(entry)
-            elif kind == "EndBallots":
-                self.report.phase = "closed"
-            elif kind == "EncryptedTally":
-                self.tally(entry)
-            elif kind == "PartialDecryption":
-                self.partial_decryption(entry)
-            elif kind == "Result":
-                self.result(entry)
-            else:  # Shuffle events: only for non-homomorphic questions, which we never write
-                self.report.stop("archive", f"{kind} events are not supported", entry.hash)
-                raise _Stop
+        try:
+            for entry in events:
+                self.report.passed("archive.chain")
+                if entry.event.type == "Ballot":
+                    self.ballot(entry)
+                else:
+                    self.drain()
+                    self.event(entry)
+        except RecordError:
+            self.drain()  # a broken archive stops after the ballots before the break
+            raise
+        self.drain()
         self.report.passed("archive.chain")
+
+    def event(self, entry: EventEntry) -> None:
+        kind = entry.event.type
+        if kind == "EndBallots":
+            self.report.phase = "closed"
+        elif kind == "EncryptedTally":
+            self.tally(entry)
+        elif kind == "PartialDecryption":
+            self.partial_decryption(entry)
+        elif kind == "Result":
+            self.result(entry)
+        else:  # Shuffle events: only for non-homomorphic questions, which we never write
+            self.report.stop("archive", f"{kind} events are not supported", entry.hash)
+            raise _Stop
 
     def setup(self, entry: EventEntry) -> None:
         if entry.event.type != "Setup" or entry.payload is None:
@@ -144,11 +194,9 @@ class _Verifier:
             entry.hash,
         )
         self.election_hash = setup.election_hash
+        self.election_raw = self.reader.data(setup.election)
         self.election: Election = self.parse(
-            "setup.election",
-            self.reader.data(setup.election),
-            lambda raw: parse_entry("election", raw, Election.from_json, Election.to_json),
-            setup.election,
+            "setup.election", self.election_raw, parse_election, setup.election
         )
         self.report.passed("setup.election")
         self.report.election = {
@@ -188,13 +236,47 @@ class _Verifier:
 
     def ballot(self, entry: EventEntry) -> None:
         assert entry.payload is not None
+        name = entry.event.payload
+        if self.workers == 1:
+            self.apply(name, examine(self.election, self.election_hash, entry.payload))
+            if self.progress is not None and self.report.ballots_checked % self.batch_size == 0:
+                self.progress(self.report.ballots_checked, self.reader.end_offset)
+            return
+        if self.pool is None:
+            self.pool = BallotPool(
+                self.workers, self.election_raw, self.election_hash, batch_size=self.batch_size
+            )
+        self.apply_all(self.pool.add(name, entry.payload))
+
+    def drain(self) -> None:
+        """Apply the outcomes of every ballot sent to the pool (before a non-ballot event)."""
+        if self.pool is not None:
+            self.apply_all(self.pool.drain())
+        elif self.progress is not None:
+            self.progress(self.report.ballots_checked, self.reader.end_offset)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+
+    def apply_all(self, outcomes: Iterable[tuple[str | None, BallotOutcome]]) -> None:
+        applied = False
+        for name, outcome in outcomes:
+            self.apply(name, outcome)
+            applied = True
+        if applied and self.progress is not None:
+            self.progress(self.report.ballots_checked, self.reader.end_offset)
+
+    def apply(self, name: str | None, outcome: BallotOutcome) -> None:
+        """One ballot's outcome, in record order, with the checks that depend on the ballots
+        before it: a replay, the credential list, the last ballot per credential, the tally."""
         report = self.report
         report.ballots_checked += 1
-        name = entry.event.payload
-        try:
-            ballot = parse_entry("ballot", entry.payload, Ballot.from_json, Ballot.to_json)
-        except RecordError as error:
-            report.failed("ballot.canonical", error.detail, name)
+        credential = outcome.credential
+        if credential is None:
+            assert outcome.failure is not None
+            report.failed("ballot.canonical", outcome.failure[1], name)
             return
         assert name is not None
         digest = bytes.fromhex(name)
@@ -203,28 +285,32 @@ class _Verifier:
             return
         self.seen.add(digest)
         report.passed("ballot.duplicate")
-        if ballot.credential not in self.weights:
+        if credential not in self.weights:
             report.failed("ballot.credential", "the credential is not on the public list", name)
             return
-        try:
-            check_ballot(self.election, self.election_hash, ballot)
-        except CryptoError as error:
-            report.failed(error.check, error.detail, name)
+        if outcome.failure is not None:
+            report.failed(*outcome.failure, name)
             return
         for check in _BALLOT_CHECKS:
             report.passed(check)
         if any(q.blank for q in self.election.questions):
             report.passed("ballot.blank_proof")
-        previous = self.last.get(ballot.credential)
+        previous = self.last.get(credential)
         if previous is not None:
             self.superseded.add(previous)
-        self.last[ballot.credential] = name
-        self._accumulate(ballot, multiply=True)
+        self.last[credential] = name
+        self._accumulate(credential, outcome.choices, multiply=True)
 
-    def _accumulate(self, ballot: Ballot, *, multiply: bool) -> None:
-        weight = self.weights[ballot.credential]
-        for row, answer in zip(self.running, ballot.answers, strict=True):
-            for j, c in enumerate(answer.choices):
+    def _accumulate(
+        self,
+        credential: GroupElement,
+        choices: tuple[tuple[Ciphertext, ...], ...],
+        *,
+        multiply: bool,
+    ) -> None:
+        weight = self.weights[credential]
+        for row, answer in zip(self.running, choices, strict=True):
+            for j, c in enumerate(answer):
                 term = c if weight == 1 else c**weight
                 row[j] = (
                     row[j] * term
@@ -256,7 +342,8 @@ class _Verifier:
             sized.encrypted_tally,
         )
         for ballot in self._superseded_ballots():
-            self._accumulate(ballot, multiply=False)
+            choices = tuple(answer.choices for answer in ballot.answers)
+            self._accumulate(ballot.credential, choices, multiply=False)
         self.superseded.clear()
         counted = list(self.last)
         self.report.ballots_counted = len(counted)
