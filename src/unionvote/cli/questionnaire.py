@@ -99,6 +99,17 @@ def _report(what: str, report: SendReport) -> None:
         f"{what}: {report.sent} sent, {report.bounced} bounced, {report.failed} not sent "
         f"(temporary), {report.skipped} campaign(s) skipped."
     )
+    next_day = _when(report.next_reminder_at) if report.next_reminder_at else None
+    if report.not_due_yet:
+        why = f"the next is on {next_day}" if next_day else "the file sets no reminder day"
+        console.print(
+            f"{report.not_due_yet} campaign(s) not reminded: no reminder day has come yet; {why}."
+        )
+    if report.reminded_already:
+        console.print(
+            f"{report.reminded_already} campaign(s) already sent a link or reminder since the "
+            "latest reminder day" + (f"; the next is on {next_day}." if next_day else ".")
+        )
     if report.bounced or report.failed:
         raise typer.Exit(1)
 

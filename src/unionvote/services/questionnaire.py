@@ -238,6 +238,11 @@ class SendReport:
     bounced: int
     failed: int
     skipped: int
+    # Reminders only: of ``skipped``, the campaigns that wait because no reminder day has come
+    # yet, and those already mailed since the latest reminder day; the next reminder day.
+    not_due_yet: int = 0
+    reminded_already: int = 0
+    next_reminder_at: datetime.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -295,6 +300,7 @@ class CampaignStatus:
     response_version: int
     events: tuple[Event, ...]
     contact_details: tuple[ContactStatus, ...] = ()
+    correction_open: bool = False
 
 
 @dataclass(frozen=True)
@@ -355,6 +361,8 @@ class Publication:
     questions: tuple[QuestionView, ...]
     candidates: tuple[PublishedCandidate, ...]
     published: PublishedQuestionnaire | None
+    # When an earlier publication is shown (by its SHA-256): the latest one, which replaced it.
+    newer: PublishedQuestionnaire | None = None
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -1190,12 +1198,14 @@ def do_send_reminders(services: Services, key: str, mailer: Mailer, *, base_url:
     carries a new link; earlier links stay valid."""
     base = _base(base_url)
     outgoing: list[_Outgoing] = []
-    skipped = 0
+    skipped = not_due_yet = reminded_already = 0
     with services.transaction() as tx:
         row, q = _questionnaire(tx.session, key, for_update=True)
         _open_for_campaigns(row, tx.at)
         come = [at for at in q.reminder_times() if at <= tx.at]
         latest = max(come) if come else None
+        upcoming = [at for at in q.reminder_times() if at > tx.at]
+        next_at = min(upcoming) if upcoming else None
         for campaign in _campaigns(tx.session, row):
             events = _events(tx.session, campaign)
             mailed_since = latest is not None and any(
@@ -1210,6 +1220,11 @@ def do_send_reminders(services: Services, key: str, mailer: Mailer, *, base_url:
                 or mailed_since
             ):
                 skipped += 1
+                if campaign.state == "open" and contacts and _has_link(tx.session, campaign):
+                    if latest is None:
+                        not_due_yet += 1
+                    else:
+                        reminded_already += 1
                 continue
             url = _new_link(tx, campaign, base, revoke=False)
             mails = tuple(_link_mail(q, campaign, c, url, reminder=True) for c in contacts)
@@ -1219,9 +1234,13 @@ def do_send_reminders(services: Services, key: str, mailer: Mailer, *, base_url:
             key,
             campaigns=[o.campaign_key for o in outgoing],
             skipped=skipped,
+            not_due_yet=not_due_yet,
+            reminded_already=reminded_already,
         )
     sent, bounced, failed = _deliver(services, key, outgoing, mailer, "reminded")
-    return SendReport(sent, bounced, failed, skipped)
+    return SendReport(
+        sent, bounced, failed, skipped, not_due_yet, reminded_already, next_reminder_at=next_at
+    )
 
 
 def do_record_bounce(services: Services, key: str, candidate: str, email: str, detail: str) -> None:
@@ -1542,17 +1561,31 @@ def do_decline(
         if mailer is not None:
             for contact in _mailable(tx.session, campaign):
                 title = q.translated(q.title, contact.language)
+                # Only a policy that publishes something tells members who declined.
+                private = row.policy == PRIVATE
                 if contact.language == "es":
                     subject = f"Registramos que su campaña no responderá: {title}"
                     text = (
                         f"Registramos el {when(tx.at, 'es')} que la campaña de {campaign.name} "
-                        "no responderá. Los miembros verán «Se negó a responder».\n"
+                        "no responderá. "
+                        + (
+                            "El comité mantiene las respuestas en privado: no se publica nada "
+                            "a los miembros.\n"
+                            if private
+                            else "Los miembros verán «Se negó a responder».\n"
+                        )
                     )
                 else:
                     subject = f"We recorded that your campaign declines: {title}"
                     text = (
                         f"We recorded on {when(tx.at)} that {campaign.name}'s campaign declines "
-                        'to answer. Members will see "Declined to answer".\n'
+                        "to answer. "
+                        + (
+                            "The committee keeps the answers private: nothing is published to "
+                            "members.\n"
+                            if private
+                            else 'Members will see "Declined to answer".\n'
+                        )
                     )
                 mails.append(Mail(contact.email, subject, text, language=contact.language))
             campaign_id = campaign.id
@@ -1607,9 +1640,9 @@ def do_open_correction(services: Services, key: str, candidate: str, reason: str
             raise QuestionnaireError(
                 "questionnaire.open", f"a correction is open for {candidate!r} already"
             )
+        # A declined campaign keeps its "declined" (and its reason) until it submits or
+        # declines again: if it stays silent, members still read that it declined.
         campaign.correction_open = True
-        if campaign.state == "declined":
-            campaign.state = "open"
         _event(tx, campaign, "correction-opened", reason)
         tx.audit("questionnaire.correction", f"{key}/{candidate}", reason=reason)
 
@@ -1679,6 +1712,7 @@ def _status(
             ContactStatus(c.name, c.email, c.language, _bounced_at(events, c.email))
             for c in _contacts(session, campaign)
         ),
+        correction_open=campaign.correction_open,
     )
 
 
@@ -1707,6 +1741,28 @@ def _latest_publication(session: Session, row: QuestionnaireRow) -> PublishedQue
     )
     if pub is None:
         return None
+    return PublishedQuestionnaire(row.key, row.title, pub.name, pub.content, pub.digest, pub.at)
+
+
+def _publication_by_digest(
+    session: Session, row: QuestionnaireRow, sha256: str
+) -> PublishedQuestionnaire:
+    """The publication of ``row`` whose file has this SHA-256 (the one an endorsement record
+    names), latest or not."""
+    pub = session.scalar(
+        select(QuestionnairePublication)
+        .where(
+            QuestionnairePublication.questionnaire_id == row.id,
+            QuestionnairePublication.digest == sha256.strip().lower(),
+        )
+        .order_by(QuestionnairePublication.id.desc())
+        .limit(1)
+    )
+    if pub is None:
+        raise QuestionnaireError(
+            "questionnaire.not-published",
+            f"questionnaire {row.key!r} was never published with SHA-256 {sha256!r}",
+        )
     return PublishedQuestionnaire(row.key, row.title, pub.name, pub.content, pub.digest, pub.at)
 
 
@@ -1930,23 +1986,28 @@ def _published_definition(session: Session, row: QuestionnaireRow, digest: objec
     return parse_questionnaire(text, source=f"{row.key} as published")
 
 
-def published_view(services: Services, key: str, *, language: str = "en") -> Publication:
+def published_view(
+    services: Services, key: str, *, language: str = "en", sha256: str | None = None
+) -> Publication:
     """The comparison as members read it: the latest *published* file (the one the
     endorsement record links by its SHA-256), in ``language`` — never the live answers, so a
     correction submitted since is shown only once the committee publishes again. Raises
     ``questionnaire.not-published`` before the first publication, ``questionnaire.private``
-    if the policy is now private."""
+    if the policy is now private. With ``sha256``: that publication exactly (the one an
+    endorsement record names), with ``newer`` set when a later publication replaced it."""
     with services.transaction() as tx:
         row, _ = _questionnaire(tx.session, key)
         if row.policy == PRIVATE:
             raise QuestionnaireError(
                 "questionnaire.private", f"the answers to {row.title!r} are not published"
             )
-        published = _latest_publication(tx.session, row)
-        if published is None:
+        latest = _latest_publication(tx.session, row)
+        if latest is None:
             raise QuestionnaireError(
                 "questionnaire.not-published", f"questionnaire {key!r} is not published yet"
             )
+        published = latest if sha256 is None else _publication_by_digest(tx.session, row, sha256)
+        newer = latest if latest.sha256 != published.sha256 else None
         document = json.loads(published.content)
         meta = document["questionnaire"]
         q = _published_definition(tx.session, row, meta.get("file_sha256"))
@@ -2003,12 +2064,18 @@ def published_view(services: Services, key: str, *, language: str = "en") -> Pub
         questions=_question_views(q, language),
         candidates=tuple(candidates),
         published=published,
+        newer=newer,
     )
 
 
-def published_questionnaire(services: Services, key: str) -> PublishedQuestionnaire:
+def published_questionnaire(
+    services: Services, key: str, *, sha256: str | None = None
+) -> PublishedQuestionnaire:
+    """The latest published file, or the one with this SHA-256."""
     with services.transaction() as tx:
         row, _ = _questionnaire(tx.session, key)
+        if sha256 is not None:
+            return _publication_by_digest(tx.session, row, sha256)
         published = _latest_publication(tx.session, row)
     if published is None:
         raise QuestionnaireError(

@@ -2,11 +2,13 @@
 
 One document per language, made from :func:`unionvote.services.questionnaire.publication_view`
 (the same data as the comparison page): the title, the due date, each campaign's status in
-plain words — "Answered", "Declined to answer", "Did not respond" — and then the answers side by
-side, one row per question and one column per candidate (at most four candidates to a table;
-more candidates make more tables). A campaign that declined or did not respond gets its status
-in every cell of its column, in the same type as an answer, so a missing answer is never a
-blank.
+plain words — "Answered", "Declined to answer", "Did not respond" — and then the answers: side by
+side for yes/no and choice questions, one row per question and one column per candidate (at
+most four candidates to a table; more candidates make more tables); then each free-text question
+as a heading with one block per candidate beneath it, so an answer of any length flows across
+pages (fpdf2 cannot split a table row across pages). A campaign that declined or did not respond
+gets its status in every cell of its column and in its block under each text question, in the
+same type as an answer, so a missing answer is never a blank.
 
 The PDF uses the standard PDF fonts (Latin-1): Spanish is fully covered; any other letter is
 printed without its accent, or as ``?`` when it has no Latin form (as the letters do).
@@ -249,30 +251,59 @@ def comparison_pdf(publication: Publication, *, compress: bool = True) -> bytes:
             pdf.multi_cell(0, 5, _latin1(note), new_x="LMARGIN", new_y="NEXT")
 
     if publication.policy != "who-answered" and publication.questions:
-        for group in _groups(publication.candidates):
-            pdf.ln(4)
-            pdf.set_font("Helvetica", style="B", size=12)
-            pdf.multi_cell(0, 7, _latin1(texts.comparison), new_x="LMARGIN", new_y="NEXT")
-            pdf.set_font("Helvetica", size=10)
-            with pdf.table(
-                col_widths=(3, *([3] * len(group))),
-                headings_style=heading,
-                text_align="LEFT",
-                line_height=5,
-            ) as table:
-                table.row(
-                    [
-                        _latin1(texts.question),
-                        *(_latin1(f"{c.name} ({c.party})") for c in group),
-                    ]
-                )
-                for question in publication.questions:
+        # Yes/no and choice answers are short: side by side, one row per question. A free-text
+        # answer can run to pages, and a table row cannot be split across pages: each text
+        # question is a heading followed by one block per candidate, which flows across pages.
+        short = [q for q in publication.questions if q.kind != "text"]
+        long = [q for q in publication.questions if q.kind == "text"]
+        pdf.ln(4)
+        pdf.set_font("Helvetica", style="B", size=12)
+        pdf.multi_cell(0, 7, _latin1(texts.comparison), new_x="LMARGIN", new_y="NEXT")
+        if short:
+            for group in _groups(publication.candidates):
+                pdf.ln(2)
+                pdf.set_font("Helvetica", size=10)
+                with pdf.table(
+                    col_widths=(3, *([3] * len(group))),
+                    headings_style=heading,
+                    text_align="LEFT",
+                    line_height=5,
+                ) as table:
                     table.row(
                         [
-                            _latin1(question.text),
-                            *(_latin1(_cell(c, question.id, texts)) for c in group),
+                            _latin1(texts.question),
+                            *(_latin1(f"{c.name} ({c.party})") for c in group),
                         ]
                     )
+                    for question in short:
+                        table.row(
+                            [
+                                _latin1(question.text),
+                                *(_latin1(_cell(c, question.id, texts)) for c in group),
+                            ]
+                        )
+        for question in long:
+            pdf.ln(4)
+            pdf.set_font("Helvetica", style="B", size=11)
+            pdf.multi_cell(0, 6, _latin1(question.text), new_x="LMARGIN", new_y="NEXT")
+            for candidate in publication.candidates:
+                pdf.ln(1)
+                pdf.set_font("Helvetica", style="B", size=10)
+                pdf.multi_cell(
+                    0,
+                    5,
+                    _latin1(f"{candidate.name} ({candidate.party})"),
+                    new_x="LMARGIN",
+                    new_y="NEXT",
+                )
+                pdf.set_font("Helvetica", size=10)
+                pdf.multi_cell(
+                    0,
+                    5,
+                    _latin1(_cell(candidate, question.id, texts)),
+                    new_x="LMARGIN",
+                    new_y="NEXT",
+                )
     if publication.published is not None:
         pdf.ln(4)
         pdf.set_font("Helvetica", size=8)

@@ -20,6 +20,7 @@ committee's questionnaire pages, and the members' side-by-side comparison with i
 from __future__ import annotations
 
 import datetime
+import hashlib
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -45,6 +46,7 @@ from unionvote.services.questionnaire import (
     ContactInput,
     DefinitionPreview,
     Publication,
+    SendReport,
     answer_form,
     definition_text,
     do_add_campaign,
@@ -89,6 +91,7 @@ _FIELD: Final = "q-"  # the form field of question ``id`` is ``q-<id>``
 _MAX_FIELD_CHARS: Final = 60_000
 _NO_STORE: Final = {"cache-control": "no-store"}
 _TIME_FORMAT: Final = "%Y-%m-%d %H:%M UTC"
+_SHA256: Final = re.compile(r"[0-9a-f]{64}")
 
 
 def _time(value: datetime.datetime | None) -> str:
@@ -276,7 +279,11 @@ def _form_page(
             "values": values if values is not None else form.answers,
             "problems": problems or {},
             "error": error,
-            "notice": notice if isinstance(notice, dict) else None,
+            "notice": (
+                notice
+                if isinstance(notice, dict) and notice.get("link") == _link_mark(token)
+                else None
+            ),
             "field": _FIELD,
             "decline_reason": decline_reason,
             "decline_problem": decline_problem,
@@ -291,10 +298,20 @@ def _form_page(
     return response
 
 
+def _link_mark(token: str) -> str:
+    """Which link a notice in the session is for (a digest: the token stays out of cookies)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
 @router.get("/questionnaire/answer/{token}")
 def open_form(request: Request, token: str, services: ServicesDep, lang: Lang) -> Response:
+    notice = request.session.get(_FORM_NOTICE)
     try:
-        form = do_open_form(services, token, language=lang)
+        if isinstance(notice, dict) and notice.get("link") == _link_mark(token):
+            # The redirect after a save, a submission or a decline: not a new opening.
+            form = answer_form(services, token, language=lang)
+        else:
+            form = do_open_form(services, token, language=lang)
     except QuestionnaireError as error:
         return _refused(request, error)
     return _form_page(request, token, form)
@@ -320,6 +337,7 @@ async def post_answers(request: Request, token: str, services: ServicesDep, lang
             submission = do_submit(services, token, answers, _mail_server(request), language=lang)
             request.session[_FORM_NOTICE] = {
                 "kind": "submitted",
+                "link": _link_mark(token),
                 "version": submission.version,
                 "at": _time(submission.submitted_at),
                 "digest": submission.digest,
@@ -329,6 +347,7 @@ async def post_answers(request: Request, token: str, services: ServicesDep, lang
             saved = do_save_draft(services, token, answers)
             request.session[_FORM_NOTICE] = {
                 "kind": "draft",
+                "link": _link_mark(token),
                 "at": _time(saved.saved_at),
                 "answered": saved.answered,
                 "total": saved.total,
@@ -393,7 +412,11 @@ def decline(
             decline_problem=problem,
             status=422,
         )
-    request.session[_FORM_NOTICE] = {"kind": "declined", "at": _time(declined.declined_at)}
+    request.session[_FORM_NOTICE] = {
+        "kind": "declined",
+        "link": _link_mark(token),
+        "at": _time(declined.declined_at),
+    }
     return RedirectResponse(f"/questionnaire/answer/{token}#top", status_code=303)
 
 
@@ -653,6 +676,41 @@ def _sent_words(sent: int, bounced: int, failed: int, skipped: int) -> str:
     ) % {"sent": sent, "bounced": bounced, "failed": failed, "skipped": skipped}
 
 
+def _reminder_words(report: SendReport) -> str:
+    """What "Send reminders" did, with the reason for every campaign it left out."""
+    waiting = report.not_due_yet + report.reminded_already
+    words = [
+        _("Reminders are sent.")
+        if report.sent or report.bounced or report.failed
+        else _("No reminder was sent.")
+    ]
+    words.append(_sent_words(report.sent, report.bounced, report.failed, report.skipped - waiting))
+    if report.not_due_yet:
+        if report.next_reminder_at is not None:
+            words.append(
+                _(
+                    "Not reminded: %(count)d, because no reminder day has come yet; the next "
+                    "is on %(at)s."
+                )
+                % {"count": report.not_due_yet, "at": _time(report.next_reminder_at)}
+            )
+        else:
+            words.append(
+                _("Not reminded: %(count)d, because the questionnaire's file sets no reminder day.")
+                % {"count": report.not_due_yet}
+            )
+    if report.reminded_already:
+        words.append(
+            _("Already sent a link or reminder since the latest reminder day: %(count)d.")
+            % {"count": report.reminded_already}
+        )
+        if report.next_reminder_at is not None:
+            words.append(
+                _("The next reminder day is %(at)s.") % {"at": _time(report.next_reminder_at)}
+            )
+    return " ".join(words)
+
+
 @router.post("/committee/questionnaires/{key}/campaigns")
 def import_campaigns(
     request: Request,
@@ -690,11 +748,7 @@ def send_reminders(
 ) -> Response:
     def action(acting: Services) -> str:
         report = do_send_reminders(acting, key, _needs_mail(request), base_url=_site_url(request))
-        return (
-            _("Reminders are sent.")
-            + " "
-            + _sent_words(report.sent, report.bounced, report.failed, report.skipped)
-        )
+        return _reminder_words(report)
 
     return _act(request, services, who, key, action)
 
@@ -968,14 +1022,25 @@ def _comparison_page(
             "preview": preview,
             "identity": identity,
             "pdf": {code: pdf_name(view.key, code) for code in ("en", "es")},
+            # An earlier publication shown by its SHA-256: its files, not the latest ones.
+            "version_query": (
+                f"?sha256={view.published.sha256}"
+                if view.newer is not None and view.published is not None
+                else ""
+            ),
         },
     )
 
 
-def _published_view(services: Services, key: str, language: str) -> Publication:
-    """What members read: the latest published file (the one the endorsement record links),
-    never the live answers; a correction shows once the committee publishes again."""
-    return published_view(services, key, language=language)
+def _published_view(
+    services: Services, key: str, language: str, sha256: str | None = None
+) -> Publication:
+    """What members read: the latest published file, or the one with ``sha256`` (the one the
+    endorsement record links), never the live answers; a correction shows once the committee
+    publishes again."""
+    if sha256 is not None and not _SHA256.fullmatch(sha256):
+        raise QuestionnaireError("questionnaire.not-published", "not a SHA-256")
+    return published_view(services, key, language=language, sha256=sha256)
 
 
 @router.get("/questionnaires")
@@ -984,9 +1049,11 @@ def published_list(request: Request, services: ServicesDep) -> Response:
 
 
 @router.get("/questionnaires/{key}")
-def comparison(request: Request, key: str, services: ServicesDep, lang: Lang) -> Response:
+def comparison(
+    request: Request, key: str, services: ServicesDep, lang: Lang, sha256: str | None = None
+) -> Response:
     try:
-        view = _published_view(services, key, lang)
+        view = _published_view(services, key, lang, sha256)
     except QuestionnaireError as error:
         return _not_published(request, error)
     return _comparison_page(request, view)
@@ -1005,17 +1072,21 @@ def _not_published(request: Request, error: QuestionnaireError) -> Response:
 
 
 @router.get("/questionnaires/{key}/{name}")
-def published_file(request: Request, key: str, name: str, services: ServicesDep) -> Response:
+def published_file(
+    request: Request, key: str, name: str, services: ServicesDep, sha256: str | None = None
+) -> Response:
     try:
         for language in ("en", "es"):
             if name == pdf_name(key, language):
-                view = _published_view(services, key, language)
+                view = _published_view(services, key, language, sha256)
                 return Response(
                     comparison_pdf(view),
                     media_type="application/pdf",
                     headers={"content-disposition": f'inline; filename="{name}"'},
                 )
-        published = published_questionnaire(services, key)
+        if sha256 is not None and not _SHA256.fullmatch(sha256):
+            raise QuestionnaireError("questionnaire.not-published", "not a SHA-256")
+        published = published_questionnaire(services, key, sha256=sha256)
     except QuestionnaireError as error:
         return _not_published(request, error)
     if name != published.name:
