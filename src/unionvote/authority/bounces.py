@@ -11,11 +11,13 @@ the original ``Message-ID``. Only recipients whose ``Action`` is ``failed`` are 
 
 from __future__ import annotations
 
+import datetime
 import mailbox
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import Message
 from email.parser import HeaderParser
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from unionvote.authority.errors import AuthorityError
@@ -31,6 +33,9 @@ class Bounce:
     status: str
     diagnostic: str
     original_message_id: str
+    # When the notification says the delivery failed: its ``Date`` header, else the
+    # recipient's ``Last-Attempt-Date``, else the report's ``Arrival-Date`` (None if none).
+    notified_at: datetime.datetime | None = field(default=None, compare=False)
 
     @property
     def detail(self) -> str:
@@ -80,6 +85,8 @@ def bounces_in(message: Message) -> list[Bounce]:
             if isinstance(raw, bytes):
                 headers = HeaderParser().parsestr(raw.decode("utf-8", errors="replace"))
                 original_id = original_id or str(headers.get("Message-ID", ""))
+    sent = _date(message.get("Date"))
+    arrived = _date(blocks[0].get("Arrival-Date")) if blocks else None
     bounces = []
     for block in blocks[1:]:  # the first block holds the per-message fields
         if str(block.get("Action", "")).strip().lower() != "failed":
@@ -95,6 +102,7 @@ def bounces_in(message: Message) -> list[Bounce]:
                 status=str(block.get("Status", "")).strip(),
                 diagnostic=" ".join(str(block.get("Diagnostic-Code", "")).split()),
                 original_message_id=original_id.strip(),
+                notified_at=sent or _date(block.get("Last-Attempt-Date")) or arrived,
             )
         )
     return bounces
@@ -108,3 +116,14 @@ def _address(field: object) -> str:
     if not address:
         address = kind
     return address.strip().strip("<>").strip()
+
+
+def _date(field: object) -> datetime.datetime | None:
+    """An RFC 5322 date (``Tue, 2 Apr 2024 10:00:00 +0000``), aware; None when absent or bad."""
+    if field is None:
+        return None
+    try:
+        at = parsedate_to_datetime(str(field).split("(")[0].strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    return at if at.tzinfo is not None else at.replace(tzinfo=datetime.UTC)

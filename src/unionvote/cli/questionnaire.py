@@ -27,6 +27,7 @@ from unionvote.services.questionnaire import (
     do_open_correction,
     do_publish,
     do_record_bounce,
+    do_record_bounces,
     do_send_links,
     do_send_reminders,
     overview,
@@ -75,7 +76,7 @@ STATUS_WORDS = {
 
 
 def _when(at: datetime.datetime | None) -> str:
-    return "—" if at is None else f"{at:%Y-%m-%d %H:%M} UTC"
+    return "—" if at is None else f"{at.astimezone(datetime.UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def _mailer(smtp: str, sender: str, starttls: bool) -> SMTPMailer:
@@ -233,6 +234,48 @@ def bounce(
     with errors():
         do_record_bounce(open_services(), key, candidate, email, detail)
         console.print(f"Recorded the bounce of {escape(email)}.")
+
+
+@app.command()
+def bounces(
+    key: KeyArg,
+    mbox: Annotated[
+        Path | None,
+        typer.Option("--mbox", help="An mbox file holding the bounce notices.", show_default=False),
+    ] = None,
+    maildir: Annotated[
+        Path | None,
+        typer.Option("--maildir", help="A maildir holding the bounce notices.", show_default=False),
+    ] = None,
+) -> None:
+    """Record the bounces that came back later by email: each delivery-status notification in
+    the mbox or maildir marks the campaign contact it names as bounced, dated by the notice.
+    Reading the same mail again records nothing new."""
+    if (mbox is None) == (maildir is None):
+        fail("give exactly one of --mbox FILE or --maildir DIR")
+    path = mbox if mbox is not None else maildir
+    assert path is not None
+    if maildir is not None and not path.is_dir():
+        fail(f"bounces.mailbox: {path} is not a maildir")
+    if mbox is not None and not path.is_file():
+        fail(f"bounces.mailbox: no such mbox file: {path}")
+    with errors():
+        report = do_record_bounces(open_services(), key, path)
+        for item in report.recorded:
+            at = item.at.astimezone(datetime.UTC)
+            console.print(
+                f"Bounced: {escape(item.email)} (campaign {escape(item.candidate_key)}), "
+                f"notice of {at:%Y-%m-%d %H:%M} UTC."
+            )
+    console.print(
+        f"{report.notifications} bounce notice(s); recorded {len(report.recorded)} bounce(s); "
+        f"{report.already} already recorded."
+    )
+    if report.unmatched:
+        console.print(
+            "Not a contact of any campaign (nothing recorded): "
+            + ", ".join(escape(a) for a in report.unmatched)
+        )
 
 
 @app.command()

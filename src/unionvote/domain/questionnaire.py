@@ -58,7 +58,9 @@ __all__ = [
     "answers_digest",
     "check_answers",
     "count_words",
+    "local_time",
     "parse_questionnaire",
+    "zone_label",
 ]
 
 FORMAT: Final = "unionvote-questionnaire/1"
@@ -132,6 +134,8 @@ class Questionnaire:
     reminders: tuple[int, ...] = ()  # days before the due date, largest first
     answer_required_for_forum: bool = False
     translations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # The offset the file's due date was written in: times are shown in it (UTC for ``Z``).
+    zone: datetime.timezone = datetime.UTC
 
     def translated(self, text: str, language: str) -> str:
         """``text`` in ``language`` if the file translates it, else as written."""
@@ -296,6 +300,7 @@ def _read(r: _Reader, data: Mapping[str, Any]) -> Questionnaire:
     introduction = r.text(data, "introduction", ()) if "introduction" in data else ""
     office = r.text(data, "office", ()) if "office" in data else ""
     due = _read_due(r, data)
+    zone = _due_zone(data.get("due"))
     reminders = _read_reminders(r, data)
     publication = r.choice(data, "publication", (), POLICIES, PUBLISH_ALL)
     if "publication" not in data:
@@ -313,9 +318,35 @@ def _read(r: _Reader, data: Mapping[str, Any]) -> Questionnaire:
         office=office,
         reminders=reminders,
         answer_required_for_forum=forum,
+        zone=zone,
     )
     translations = _read_translations(r, r.table(data, "translations", ()), questionnaire)
     return replace(questionnaire, translations=translations)
+
+
+def _due_zone(value: object) -> datetime.timezone:
+    """The fixed offset a due date was written with (UTC when it gives ``Z``, none or +00:00)."""
+    if isinstance(value, datetime.datetime):
+        offset = value.utcoffset()
+        if offset:
+            return datetime.timezone(offset)
+    return datetime.UTC
+
+
+def zone_label(zone: datetime.tzinfo) -> str:
+    """``UTC`` or the offset as ``UTC-05:00``."""
+    offset = zone.utcoffset(None) or datetime.timedelta(0)
+    if not offset:
+        return "UTC"
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours:02d}:{rest:02d}"
+
+
+def local_time(at: datetime.datetime, zone: datetime.tzinfo) -> str:
+    """``2024-03-01 23:59 UTC-05:00``: a time in the questionnaire's zone, the zone named."""
+    return f"{at.astimezone(zone):%Y-%m-%d %H:%M} {zone_label(zone)}"
 
 
 def _read_due(r: _Reader, data: Mapping[str, Any]) -> datetime.datetime:

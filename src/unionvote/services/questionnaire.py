@@ -28,11 +28,13 @@ import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Final
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from unionvote.authority.bounces import read_bounces
 from unionvote.domain.process import Problem
 from unionvote.domain.questionnaire import (
     CHOICE,
@@ -48,6 +50,7 @@ from unionvote.domain.questionnaire import (
     check_answers,
     count_words,
     parse_questionnaire,
+    zone_label,
 )
 from unionvote.mail import Mail, Mailer, MailError
 from unionvote.services.context import Services, Tx
@@ -65,6 +68,7 @@ from unionvote.storage.models import (
 __all__ = [
     "ANSWER_PATH",
     "AnswerForm",
+    "BounceReport",
     "CampaignInput",
     "CampaignStatus",
     "ChoiceView",
@@ -84,6 +88,7 @@ __all__ = [
     "QuestionView",
     "QuestionnaireError",
     "QuestionnaireSummary",
+    "RecordedBounce",
     "SavedDraft",
     "SendReport",
     "Submission",
@@ -100,6 +105,7 @@ __all__ = [
     "do_open_form",
     "do_publish",
     "do_record_bounce",
+    "do_record_bounces",
     "do_replace_contact",
     "do_save_draft",
     "do_send_links",
@@ -178,6 +184,7 @@ class AnswerForm:
     decline_reason: str
     correction_open: bool
     policy: str  # the publication policy, shown on the form before the campaign answers
+    zone: datetime.timezone = datetime.UTC  # the due date's offset: times shown in it
 
 
 @dataclass(frozen=True)
@@ -261,6 +268,7 @@ class QuestionnaireSummary:
     submitted: int
     declined: int
     published_at: datetime.datetime | None
+    zone: datetime.timezone = datetime.UTC
 
 
 @dataclass(frozen=True)
@@ -312,6 +320,7 @@ class Overview:
     policy: str
     forum_rule: bool
     campaigns: tuple[CampaignStatus, ...]
+    zone: datetime.timezone = datetime.UTC  # the due date's offset: times shown in it
 
 
 @dataclass(frozen=True)
@@ -334,6 +343,8 @@ class PublishedCandidate:
     version: int
     earlier_versions: tuple[SubmittedVersion, ...]
     answers: tuple[PublishedAnswer, ...] | None
+    # The answers of each earlier version, as shown (parallel to ``earlier_versions``).
+    earlier_answers: tuple[tuple[PublishedAnswer, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -363,6 +374,7 @@ class Publication:
     published: PublishedQuestionnaire | None
     # When an earlier publication is shown (by its SHA-256): the latest one, which replaced it.
     newer: PublishedQuestionnaire | None = None
+    zone: datetime.timezone = datetime.UTC  # the due date's offset: times shown in it
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -475,12 +487,14 @@ _MONTHS_ES = (
 )
 
 
-def when(at: datetime.datetime, language: str = "en") -> str:
-    """A time as an email says it: "March 1, 2024 at 23:59 UTC" / "1 de marzo de 2024…"."""
-    at = at.astimezone(datetime.UTC)
+def when(at: datetime.datetime, language: str = "en", zone: datetime.tzinfo = datetime.UTC) -> str:
+    """A time as an email says it: "March 1, 2024 at 23:59 UTC" / "1 de marzo de 2024…", in
+    ``zone`` (the questionnaire's: the offset its due date was written with), named."""
+    at = at.astimezone(zone)
+    label = zone_label(zone)
     if language == "es":
-        return f"{at.day} de {_MONTHS_ES[at.month - 1]} de {at:%Y} a las {at:%H:%M} UTC"
-    return f"{at:%B} {at.day}, {at:%Y} at {at:%H:%M} UTC"
+        return f"{at.day} de {_MONTHS_ES[at.month - 1]} de {at:%Y} a las {at:%H:%M} {label}"
+    return f"{at:%B} {at.day}, {at:%Y} at {at:%H:%M} {label}"
 
 
 def _question_views(q: Questionnaire, language: str) -> tuple[QuestionView, ...]:
@@ -516,6 +530,7 @@ class DefinitionPreview:
     language: str
     questions: tuple[QuestionView, ...]
     current_version: int
+    zone: datetime.timezone = datetime.UTC
 
 
 def preview_definition(
@@ -540,6 +555,7 @@ def preview_definition(
         language=language,
         questions=_question_views(parsed, language),
         current_version=current or 0,
+        zone=parsed.zone,
     )
 
 
@@ -1030,7 +1046,7 @@ def _link_mail(
 ) -> Mail:
     es = contact.language == "es"
     title = q.translated(q.title, contact.language)
-    due = when(q.due, contact.language)
+    due = when(q.due, contact.language, q.zone)
     if es:
         subject = f"{'Recordatorio: ' if reminder else ''}{title} (fecha límite: {due})"
         text = (
@@ -1256,6 +1272,71 @@ def do_record_bounce(services: Services, key: str, candidate: str, email: str, d
         tx.audit("questionnaire.bounce", f"{key}/{candidate}", email=email.strip())
 
 
+@dataclass(frozen=True, slots=True)
+class RecordedBounce:
+    candidate_key: str
+    email: str
+    at: datetime.datetime  # the notification's own date (the time of reading if it has none)
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class BounceReport:
+    notifications: int  # messages that were delivery-status notifications naming a failure
+    recorded: tuple[RecordedBounce, ...]
+    already: int  # bounces of an address already recorded as bounced (nothing new)
+    unmatched: tuple[str, ...]  # addresses that are no contact of any campaign
+
+
+def do_record_bounces(services: Services, key: str, mailbox: Path) -> BounceReport:
+    """Read the delivery-status notifications in an mbox file or maildir (the credential
+    authority's parser) and record each bounced contact of ``key``'s campaigns, dated by the
+    notification itself, audited. An address already recorded as bounced is left as it is, so
+    reading the same mailbox again records nothing new. Raises ``AuthorityError``
+    (``bounces.mailbox``) for a path that is no mbox file or maildir, with nothing recorded."""
+    found = [(number, bounces) for number, bounces in read_bounces(mailbox) if bounces]
+    recorded: list[RecordedBounce] = []
+    unmatched: list[str] = []
+    already = 0
+    with services.transaction() as tx:
+        row, _ = _questionnaire(tx.session, key, for_update=True)
+        by_address: dict[str, list[tuple[QuestionnaireCampaign, QuestionnaireContact]]] = {}
+        for campaign in _campaigns(tx.session, row):
+            for contact in _contacts(tx.session, campaign):
+                by_address.setdefault(contact.email.strip().lower(), []).append((campaign, contact))
+        for number, bounces in found:
+            for bounce in bounces:
+                matches = by_address.get(bounce.address.strip().lower())
+                if not matches:
+                    if bounce.address not in unmatched:
+                        unmatched.append(bounce.address)
+                    continue
+                at = (bounce.notified_at or tx.at).astimezone(datetime.UTC)
+                for campaign, contact in matches:
+                    if _bounced_at(_events(tx.session, campaign), contact.email) is not None:
+                        already += 1
+                        continue
+                    tx.session.add(
+                        QuestionnaireEvent(
+                            campaign_id=campaign.id,
+                            at=at,
+                            kind="bounced",
+                            detail=f"{contact.email}: {bounce.detail}",
+                        )
+                    )
+                    tx.session.flush()
+                    tx.audit(
+                        "questionnaire.bounce",
+                        f"{key}/{campaign.key}",
+                        email=contact.email,
+                        notified_at=at.isoformat(),
+                        notice=number,
+                        source="delivery-status notification",
+                    )
+                    recorded.append(RecordedBounce(campaign.key, contact.email, at, bounce.detail))
+    return BounceReport(len(found), tuple(recorded), already, tuple(unmatched))
+
+
 # -- the campaign's form ------------------------------------------------------------------------
 
 
@@ -1353,6 +1434,7 @@ def _form(
         decline_reason=campaign.decline_reason if campaign.state == "declined" else "",
         correction_open=campaign.correction_open,
         policy=row.policy,
+        zone=q.zone,
     )
 
 
@@ -1461,7 +1543,7 @@ def _submitted_mail(
     if lang == "es":
         subject = f"Recibimos sus respuestas: {title}"
         head = (
-            f"Recibimos las respuestas de la campaña de {campaign.name} el {when(at, lang)}"
+            f"Recibimos las respuestas de la campaña de {campaign.name} el {when(at, lang, q.zone)}"
             f"{f' (versión {version}, una corrección)' if version > 1 else ''}. "
             "Quedan registradas tal como se enviaron.\n\n"
         )
@@ -1469,7 +1551,7 @@ def _submitted_mail(
     else:
         subject = f"We received your answers: {title}"
         head = (
-            f"We received the answers of {campaign.name}'s campaign on {when(at, lang)}"
+            f"We received the answers of {campaign.name}'s campaign on {when(at, lang, q.zone)}"
             f"{f' (version {version}, a correction)' if version > 1 else ''}. "
             "They are recorded exactly as sent.\n\n"
         )
@@ -1566,7 +1648,8 @@ def do_decline(
                 if contact.language == "es":
                     subject = f"Registramos que su campaña no responderá: {title}"
                     text = (
-                        f"Registramos el {when(tx.at, 'es')} que la campaña de {campaign.name} "
+                        f"Registramos el {when(tx.at, 'es', q.zone)} que la campaña de "
+                        f"{campaign.name} "
                         "no responderá. "
                         + (
                             "El comité mantiene las respuestas en privado: no se publica nada "
@@ -1578,7 +1661,8 @@ def do_decline(
                 else:
                     subject = f"We recorded that your campaign declines: {title}"
                     text = (
-                        f"We recorded on {when(tx.at)} that {campaign.name}'s campaign declines "
+                        f"We recorded on {when(tx.at, zone=q.zone)} that "
+                        f"{campaign.name}'s campaign declines "
                         "to answer. "
                         + (
                             "The committee keeps the answers private: nothing is published to "
@@ -1729,6 +1813,7 @@ def overview(services: Services, key: str) -> Overview:
             row.policy,
             q.answer_required_for_forum,
             campaigns,
+            zone=q.zone,
         )
 
 
@@ -1783,6 +1868,7 @@ def questionnaires(services: Services) -> tuple[QuestionnaireSummary, ...]:
                     sum(1 for c in campaigns if _submitted(_responses(tx.session, c))),
                     sum(1 for c in campaigns if c.state == "declined"),
                     published.published_at if published else None,
+                    zone=_parsed(row).zone,
                 )
             )
         return tuple(out)
@@ -1810,15 +1896,7 @@ def _candidates(
             status = "awaiting"
         answers: tuple[PublishedAnswer, ...] | None = None
         if submitted and with_answers:
-            latest = submitted[-1].answers
-            answers = tuple(
-                PublishedAnswer(
-                    question.id,
-                    latest.get(question.id, ""),
-                    q.display(question, latest.get(question.id, ""), language),
-                )
-                for question in q.questions
-            )
+            answers = _displayed(q, submitted[-1].answers, language)
         out.append(
             PublishedCandidate(
                 key=campaign.key,
@@ -1832,9 +1910,26 @@ def _candidates(
                 version=submitted[-1].version if submitted else 0,
                 earlier_versions=tuple(submitted[:-1]) if with_answers else (),
                 answers=answers,
+                earlier_answers=tuple(_displayed(q, v.answers, language) for v in submitted[:-1])
+                if with_answers
+                else (),
             )
         )
     return tuple(out)
+
+
+def _displayed(
+    q: Questionnaire, given: Mapping[str, str], language: str
+) -> tuple[PublishedAnswer, ...]:
+    """One version's answers, question by question, as a reader sees them."""
+    return tuple(
+        PublishedAnswer(
+            question.id,
+            str(given.get(question.id, "")),
+            q.display(question, str(given.get(question.id, "")), language),
+        )
+        for question in q.questions
+    )
 
 
 def publication_view(
@@ -1860,6 +1955,7 @@ def publication_view(
             questions=_question_views(q, language),
             candidates=_candidates(tx.session, row, q, tx.at, language, with_answers=with_answers),
             published=_latest_publication(tx.session, row),
+            zone=q.zone,
         )
 
 
@@ -2051,6 +2147,7 @@ def published_view(
                 version=int(entry["version"]),
                 earlier_versions=earlier,
                 answers=answers,
+                earlier_answers=tuple(_displayed(q, v.answers, language) for v in earlier),
             )
         )
     return Publication(
@@ -2065,6 +2162,7 @@ def published_view(
         candidates=tuple(candidates),
         published=published,
         newer=newer,
+        zone=q.zone,
     )
 
 

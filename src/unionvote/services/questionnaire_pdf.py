@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from unionvote.domain.questionnaire import local_time
 from unionvote.services.questionnaire import Publication, PublishedCandidate
 
 if TYPE_CHECKING:  # fpdf takes a second to import: only the PDF needs it
@@ -56,6 +57,8 @@ class _Texts:
     corrected: str  # with {version} and {earlier}
     published: str  # with {name}, {sha256}
     page: str
+    earlier_heading: str
+    earlier_version: str  # with {name}, {party}, {version}, {at}, {next}, {replaced}
 
 
 _TEXTS: Final[Mapping[str, _Texts]] = {
@@ -87,6 +90,11 @@ _TEXTS: Final[Mapping[str, _Texts]] = {
         corrected="{name} corrected their answers: version {version} is shown; earlier: {earlier}.",
         published="Published file {name}, SHA-256 {sha256}",
         page="Page {page}",
+        earlier_heading="Earlier versions of corrected answers",
+        earlier_version=(
+            "{name} ({party}): version {version}, submitted {at}, replaced by version {next} "
+            "on {replaced}"
+        ),
     ),
     "es": _Texts(
         heading="Cuestionario para candidatos: las respuestas lado a lado",
@@ -119,6 +127,11 @@ _TEXTS: Final[Mapping[str, _Texts]] = {
         ),
         published="Archivo publicado {name}, SHA-256 {sha256}",
         page="Página {page}",
+        earlier_heading="Versiones anteriores de respuestas corregidas",
+        earlier_version=(
+            "{name} ({party}): versión {version}, enviada el {at}, reemplazada por la versión "
+            "{next} el {replaced}"
+        ),
     ),
 }
 
@@ -151,16 +164,17 @@ def _latin1(text: str) -> str:
     return "".join(out)
 
 
-def _time(value: datetime.datetime) -> str:
-    return value.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+def _time(value: datetime.datetime, zone: datetime.tzinfo = datetime.UTC) -> str:
+    """To the minute, in the questionnaire's zone (the offset of its due date), named."""
+    return local_time(value, zone)
 
 
-def _when(candidate: PublishedCandidate, texts: _Texts) -> str:
+def _when(candidate: PublishedCandidate, texts: _Texts, zone: datetime.tzinfo) -> str:
     if candidate.status == "answered" and candidate.submitted_at is not None:
         version = texts.answered_on.format(version=candidate.version)
-        return f"{_time(candidate.submitted_at)} ({version})"
+        return f"{_time(candidate.submitted_at, zone)} ({version})"
     if candidate.status == "declined" and candidate.declined_at is not None:
-        return _time(candidate.declined_at)
+        return _time(candidate.declined_at, zone)
     return ""
 
 
@@ -217,7 +231,7 @@ def comparison_pdf(publication: Publication, *, compress: bool = True) -> bytes:
     pdf.multi_cell(
         0,
         5,
-        _latin1(texts.due.format(due=_time(publication.due_at))),
+        _latin1(texts.due.format(due=_time(publication.due_at, publication.zone))),
         new_x="LMARGIN",
         new_y="NEXT",
     )
@@ -241,10 +255,10 @@ def comparison_pdf(publication: Publication, *, compress: bool = True) -> bytes:
                     _latin1(candidate.name),
                     _latin1(candidate.party),
                     _latin1(status),
-                    _latin1(_when(candidate, texts)),
+                    _latin1(_when(candidate, texts, publication.zone)),
                 ]
             )
-    notes = _notes(publication.candidates, texts)
+    notes = _notes(publication.candidates, texts, publication.zone)
     if notes:
         pdf.ln(2)
         for note in notes:
@@ -304,6 +318,7 @@ def comparison_pdf(publication: Publication, *, compress: bool = True) -> bytes:
                     new_x="LMARGIN",
                     new_y="NEXT",
                 )
+        _earlier(pdf, publication, texts)
     if publication.published is not None:
         pdf.ln(4)
         pdf.set_font("Helvetica", size=8)
@@ -321,7 +336,59 @@ def comparison_pdf(publication: Publication, *, compress: bool = True) -> bytes:
     return bytes(pdf.output())
 
 
-def _notes(candidates: Sequence[PublishedCandidate], texts: _Texts) -> list[str]:
+def replaced_by(candidate: PublishedCandidate, index: int) -> tuple[int, datetime.datetime | None]:
+    """The version that replaced earlier version number ``index`` of ``candidate``, and when."""
+    if index + 1 < len(candidate.earlier_versions):
+        following = candidate.earlier_versions[index + 1]
+        return following.version, following.submitted_at
+    return candidate.version, candidate.submitted_at
+
+
+def _earlier(pdf: FPDF, publication: Publication, texts: _Texts) -> None:
+    """Each corrected candidate's earlier versions, after the current answers: a heading per
+    version, then each question and that version's answer, as text flowing across pages."""
+    corrected = [c for c in publication.candidates if c.earlier_answers]
+    if not corrected:
+        return
+    zone = publication.zone
+    questions = {q.id: q.text for q in publication.questions}
+    pdf.ln(4)
+    pdf.set_font("Helvetica", style="B", size=12)
+    pdf.multi_cell(0, 7, _latin1(texts.earlier_heading), new_x="LMARGIN", new_y="NEXT")
+    for candidate in corrected:
+        for index, (version, answers) in enumerate(
+            zip(candidate.earlier_versions, candidate.earlier_answers, strict=True)
+        ):
+            following, replaced = replaced_by(candidate, index)
+            label = texts.earlier_version.format(
+                name=candidate.name,
+                party=candidate.party,
+                version=version.version,
+                at=_time(version.submitted_at, zone),
+                next=following,
+                replaced=_time(replaced, zone) if replaced is not None else "",
+            )
+            pdf.ln(2)
+            pdf.set_font("Helvetica", style="B", size=10)
+            pdf.multi_cell(0, 5, _latin1(label), new_x="LMARGIN", new_y="NEXT")
+            for answer in answers:
+                pdf.set_font("Helvetica", style="I", size=10)
+                pdf.multi_cell(
+                    0,
+                    5,
+                    _latin1(questions.get(answer.question_id, answer.question_id)),
+                    new_x="LMARGIN",
+                    new_y="NEXT",
+                )
+                pdf.set_font("Helvetica", size=10)
+                pdf.multi_cell(
+                    0, 5, _latin1(answer.display or texts.no_answer), new_x="LMARGIN", new_y="NEXT"
+                )
+
+
+def _notes(
+    candidates: Sequence[PublishedCandidate], texts: _Texts, zone: datetime.tzinfo
+) -> list[str]:
     """Decline reasons and corrections, in plain sentences under the status table."""
     notes = []
     for candidate in candidates:
@@ -331,7 +398,7 @@ def _notes(candidates: Sequence[PublishedCandidate], texts: _Texts) -> list[str]
             notes.append(f"{candidate.name} - {status}. {reason}")
         if candidate.earlier_versions:
             earlier = ", ".join(
-                f"{v.version} ({_time(v.submitted_at)})" for v in candidate.earlier_versions
+                f"{v.version} ({_time(v.submitted_at, zone)})" for v in candidate.earlier_versions
             )
             notes.append(
                 texts.corrected.format(

@@ -35,6 +35,7 @@ from unionvote.domain.questionnaire import (
     QuestionnaireError,
     QuestionnaireFileError,
     count_words,
+    local_time,
 )
 from unionvote.errors import UnionVoteError
 from unionvote.mail import Mailer
@@ -90,15 +91,15 @@ _STAFF_NOTICE: Final = "questionnaire_staff_notice"
 _FIELD: Final = "q-"  # the form field of question ``id`` is ``q-<id>``
 _MAX_FIELD_CHARS: Final = 60_000
 _NO_STORE: Final = {"cache-control": "no-store"}
-_TIME_FORMAT: Final = "%Y-%m-%d %H:%M UTC"
 _SHA256: Final = re.compile(r"[0-9a-f]{64}")
 
 
-def _time(value: datetime.datetime | None) -> str:
-    """A time as every page shows it (UTC, to the minute), or "" for none."""
+def _time(value: datetime.datetime | None, zone: datetime.tzinfo = datetime.UTC) -> str:
+    """A time as every page shows it: to the minute, in the questionnaire's zone (the offset
+    its due date was written with) and naming it (``UTC`` or ``UTC-05:00``); "" for none."""
     if value is None:
         return ""
-    return value.astimezone(datetime.UTC).strftime(_TIME_FORMAT)
+    return local_time(value, zone)
 
 
 def _iso(value: datetime.datetime | None) -> str:
@@ -154,8 +155,13 @@ def _policy_words() -> dict[str, str]:
 def _page(
     request: Request, template: str, context: Mapping[str, Any], status: int = 200
 ) -> Response:
+    zone = context.get("zone", datetime.UTC)
+
+    def time(value: datetime.datetime | None, in_zone: datetime.tzinfo | None = None) -> str:
+        return _time(value, in_zone or zone)
+
     values = {
-        "time": _time,
+        "time": time,
         "iso": _iso,
         "status_words": _status_words(),
         "event_words": _event_words(),
@@ -270,12 +276,16 @@ def _form_page(
     status: int = 200,
 ) -> Response:
     notice = request.session.pop(_FORM_NOTICE, None)
+    if isinstance(notice, dict) and isinstance(notice.get("at_iso"), str):
+        # The time of the step, shown in the questionnaire's zone like the rest of the form.
+        notice["at"] = _time(datetime.datetime.fromisoformat(notice["at_iso"]), form.zone)
     response = _page(
         request,
         "questionnaire/answer.html",
         {
             "token": token,
             "form": form,
+            "zone": form.zone,
             "values": values if values is not None else form.answers,
             "problems": problems or {},
             "error": error,
@@ -340,6 +350,7 @@ async def post_answers(request: Request, token: str, services: ServicesDep, lang
                 "link": _link_mark(token),
                 "version": submission.version,
                 "at": _time(submission.submitted_at),
+                "at_iso": submission.submitted_at.isoformat(),
                 "digest": submission.digest,
                 "to": list(submission.confirmation_to),
             }
@@ -349,6 +360,7 @@ async def post_answers(request: Request, token: str, services: ServicesDep, lang
                 "kind": "draft",
                 "link": _link_mark(token),
                 "at": _time(saved.saved_at),
+                "at_iso": saved.saved_at.isoformat(),
                 "answered": saved.answered,
                 "total": saved.total,
             }
@@ -416,6 +428,7 @@ def decline(
         "kind": "declined",
         "link": _link_mark(token),
         "at": _time(declined.declined_at),
+        "at_iso": declined.declined_at.isoformat(),
     }
     return RedirectResponse(f"/questionnaire/answer/{token}#top", status_code=303)
 
@@ -625,6 +638,7 @@ def _overview_page(
             "identity": identity,
             "can_act": identity.role is Role.COMMITTEE,
             "o": found,
+            "zone": found.zone,
             "past_due": now >= found.due_at,
             "mail_ready": _mail_server(request) is not None,
             "notice": _take_staff_notice(request),
@@ -1018,6 +1032,7 @@ def _comparison_page(
         "questionnaire/comparison.html",
         {
             "view": view,
+            "zone": view.zone,
             "answers": answers,
             "preview": preview,
             "identity": identity,
