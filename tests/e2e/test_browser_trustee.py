@@ -25,7 +25,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
 
 from browser_support import (
-    PROCESS_FILE,
     STAGE,
     Candidate,
     Member,
@@ -33,6 +32,7 @@ from browser_support import (
     VotingSite,
     axe_check,
     chromium,
+    enrol_members,
     new_page,
     screenshots,
     serving,
@@ -41,18 +41,9 @@ from browser_support import (
 )
 from cli_process_support import Person, hand
 
-from unionvote.authority.workspace import generate_workspace
-from unionvote.domain.synthetic import synthetic_roll, write_roll_csv
 from unionvote.domain.trustee_work import TrusteeState
 from unionvote.services.context import Services
-from unionvote.services.credentials import do_export_registered, do_import_public_credentials
-from unionvote.services.process import do_init_process, stage_row
-from unionvote.services.registration import (
-    do_close_registration,
-    do_open_registration,
-    do_register_all,
-)
-from unionvote.services.roll import do_freeze_eligibility, do_import_roll
+from unionvote.services.process import stage_row
 from unionvote.services.staff import do_add_staff
 from unionvote.services.trustees import do_add_trustee, do_make_server_key
 from unionvote.storage.database import Database
@@ -79,31 +70,8 @@ def build_site(directory: Path) -> VotingSite:
     database.upgrade()
     committee = Services(database, actor="election committee (browser tests)")
     try:
-        do_init_process(
-            committee, PROCESS_FILE.read_text(encoding="utf-8"), source_name=PROCESS_FILE.name
-        )
-        roll = directory / "roll.csv"
-        with roll.open("w", encoding="utf-8", newline="") as stream:
-            write_roll_csv(synthetic_roll(30, seed=11), stream)
-        do_import_roll(committee, roll, source_name=roll.name, apply=True)
-        do_freeze_eligibility(committee, STAGE)
-        now = datetime.datetime.now(datetime.UTC)
-        do_open_registration(
-            committee,
-            STAGE,
-            opens_at=now - datetime.timedelta(hours=1),
-            closes_at=now + datetime.timedelta(days=1),
-        )
-        do_register_all(committee, STAGE)
-        do_close_registration(committee, STAGE)
         authority = directory / "credential-authority"
-        authority.mkdir(mode=0o700)
-        registered = authority / "registered.csv"
-        with registered.open("w", encoding="utf-8", newline="") as stream:
-            do_export_registered(committee, STAGE, stream)
-        workspace = generate_workspace(registered, authority / "workspace")
-        with workspace.public_path.open("rb") as stream:
-            do_import_public_credentials(committee, STAGE, stream)
+        workspace = enrol_members(committee, directory, authority, roll_size=30, seed=11)
 
         server_key = directory / "committee" / f"server-trustee-{STAGE}.key"
         server_key.parent.mkdir(mode=0o700)
@@ -128,7 +96,7 @@ def build_site(directory: Path) -> VotingSite:
             _row, definition = stage_row(session, STAGE)
     finally:
         database.dispose()
-    roll_rows = {row["card_number"]: row for row in _read_csv(roll)}
+    roll_rows = {row["card_number"]: row for row in _read_csv(directory / "roll.csv")}
     members = [
         Member(
             row["card_number"],

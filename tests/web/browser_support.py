@@ -39,7 +39,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from unionvote.authority.workspace import generate_workspace
+from unionvote.authority.workspace import Workspace, generate_workspace
 from unionvote.domain.synthetic import synthetic_roll, write_roll_csv
 from unionvote.services.context import Services
 from unionvote.services.credentials import do_export_registered, do_import_public_credentials
@@ -161,6 +161,38 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(line for line in stream if not line.startswith("#")))
 
 
+def enrol_members(
+    committee: Services, directory: Path, authority: Path, *, roll_size: int, seed: int
+) -> Workspace:
+    """The process loaded, a synthetic roll frozen, everyone registered, and the independent
+    credential authority's workspace (in ``authority``) with its public credentials imported."""
+    do_init_process(
+        committee, PROCESS_FILE.read_text(encoding="utf-8"), source_name=PROCESS_FILE.name
+    )
+    roll = directory / "roll.csv"
+    with roll.open("w", encoding="utf-8", newline="") as stream:
+        write_roll_csv(synthetic_roll(roll_size, seed=seed), stream)
+    do_import_roll(committee, roll, source_name=roll.name, apply=True)
+    do_freeze_eligibility(committee, STAGE)
+    now = datetime.datetime.now(datetime.UTC)
+    do_open_registration(
+        committee,
+        STAGE,
+        opens_at=now - datetime.timedelta(hours=1),
+        closes_at=now + datetime.timedelta(days=1),
+    )
+    do_register_all(committee, STAGE)
+    do_close_registration(committee, STAGE)
+    authority.mkdir(mode=0o700)
+    registered = authority / "registered.csv"
+    with registered.open("w", encoding="utf-8", newline="") as stream:
+        do_export_registered(committee, STAGE, stream)
+    workspace = generate_workspace(registered, authority / "workspace")
+    with workspace.public_path.open("rb") as stream:
+        do_import_public_credentials(committee, STAGE, stream)
+    return workspace
+
+
 def build_voting_site(directory: Path, *, roll_size: int = 60, seed: int = 4) -> VotingSite:
     """Run the process up to an open election (see the module's docstring) in ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -169,33 +201,8 @@ def build_voting_site(directory: Path, *, roll_size: int = 60, seed: int = 4) ->
     database.upgrade()
     committee = Services(database, actor="election committee (browser tests)")
     try:
-        do_init_process(
-            committee, PROCESS_FILE.read_text(encoding="utf-8"), source_name=PROCESS_FILE.name
-        )
-        roll = directory / "roll.csv"
-        with roll.open("w", encoding="utf-8", newline="") as stream:
-            write_roll_csv(synthetic_roll(roll_size, seed=seed), stream)
-        do_import_roll(committee, roll, source_name=roll.name, apply=True)
-        do_freeze_eligibility(committee, STAGE)
-        now = datetime.datetime.now(datetime.UTC)
-        do_open_registration(
-            committee,
-            STAGE,
-            opens_at=now - datetime.timedelta(hours=1),
-            closes_at=now + datetime.timedelta(days=1),
-        )
-        do_register_all(committee, STAGE)
-        do_close_registration(committee, STAGE)
-
-        # The independent credential authority, in its own workspace.
         authority = directory / "credential-authority"
-        authority.mkdir(mode=0o700)
-        registered = authority / "registered.csv"
-        with registered.open("w", encoding="utf-8", newline="") as stream:
-            do_export_registered(committee, STAGE, stream)
-        workspace = generate_workspace(registered, authority / "workspace")
-        with workspace.public_path.open("rb") as stream:
-            do_import_public_credentials(committee, STAGE, stream)
+        workspace = enrol_members(committee, directory, authority, roll_size=roll_size, seed=seed)
 
         # The server's key and a 2-of-3 Pedersen group, each trustee with their own file.
         server_key = directory / "committee" / f"server-trustee-{STAGE}.key"
@@ -249,7 +256,7 @@ def build_voting_site(directory: Path, *, roll_size: int = 60, seed: int = 4) ->
     finally:
         database.dispose()
 
-    roll_rows = {row["card_number"]: row for row in _read_csv(roll)}
+    roll_rows = {row["card_number"]: row for row in _read_csv(directory / "roll.csv")}
     credentials = _read_csv(workspace.private_path)
     members = [
         Member(
