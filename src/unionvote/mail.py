@@ -21,13 +21,18 @@ __all__ = ["Attachment", "Mail", "MailError", "Mailer", "SMTPMailer"]
 
 
 class MailError(UnionVoteError):
-    """A message was not accepted. ``permanent`` is True for a refusal (a bounce)."""
+    """A message was not accepted. ``permanent`` is True for a refusal; ``recipient`` is True
+    when the refusal named the recipient's address (RCPT TO): only that is a bounce of the
+    address, not a refusal of the sender, the login or the message by the relay."""
 
-    def __init__(self, detail: str, *, permanent: bool, code: int | None = None) -> None:
+    def __init__(
+        self, detail: str, *, permanent: bool, code: int | None = None, recipient: bool = False
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.permanent = permanent
         self.code = code
+        self.recipient = recipient
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,7 @@ class SMTPMailer:
                 f"the mail server refused {mail.to}: {code} {_text(text)}",
                 permanent=code >= 500,
                 code=code,
+                recipient=True,
             ) from error
         except smtplib.SMTPResponseException as error:
             raise MailError(

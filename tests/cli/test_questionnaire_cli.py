@@ -89,11 +89,19 @@ def test_the_committee_runs_a_questionnaire_from_the_terminal(
         services.db, FixedClock(datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=31))
     )
     assert do_close(later, "issues-2024").no_response == ("okafor", "brandt", "lopez")
+    # Before publication members read nothing: ``show`` says so; the committee sees it live.
     code, out = run("show", "issues-2024")
+    assert code == 1 and "not published yet" in out, out
+    code, out = run("show", "issues-2024", "--committee")
     assert code == 0, out
     assert "Declined to answer" in out and "Did not respond" in out and "Fully fund them." in out
+    code, out = run("show", "issues-2024", "--language", "fr")
+    assert code != 0 and "expected en or es" in out
     code, out = run("publish", "issues-2024", "--out", str(tmp_path / "out"))
     assert code == 0, out
+    code, out = run("show", "issues-2024", "--language", "es")
+    assert code == 0 and "As published on" in out and "Se negó a responder" in out, out
+    assert "Fully fund them." in out
     written = (tmp_path / "out" / "questionnaire-issues-2024.json").read_bytes()
     assert hashlib.sha256(written).hexdigest() in out
     statuses = {c["key"]: c["status"] for c in json.loads(written)["candidates"]}

@@ -1,11 +1,13 @@
 """The candidate questionnaire end to end in Debian's Chromium: ``unionvote serve`` with a real
 local SMTP server (aiosmtpd); the committee sends the example questionnaire to four campaigns
 from its page; two campaigns answer through the form by their personal link (one in English,
-saving a draft first, one in Spanish), one declines, one never answers; the committee moves the
+saving a draft first, then a correction the committee opens: version 2, one in Spanish), one
+declines, one never answers; the committee moves the
 due date to now (a new version of the file, pasted on its page), closes and publishes; the
 members' comparison page and its PDF show all four correctly, in English and in Spanish.
 axe-core finds no violation on the form, the confirmation, the committee's page and the
-comparison, in both languages.
+comparison (its disclosure of the earlier versions closed and open), in both languages. The
+parties are in Spanish on the Spanish page and PDF (the file's translations).
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ NAMES = {
     "brandt": ("Victor Brandt", "Republican"),
 }
 RIVERA_PENSIONS = "Restore the multiemployer pension fund and make the PBGC whole."
+RIVERA_CORRECTED = "Restore the multiemployer pension fund, make the PBGC whole, and index it."
+PARTY_ES = {"Democratic": "Demócrata", "Republican": "Republicano"}  # the file's translations
 OKAFOR_PENSIONS = "Con un fondo federal que garantice cada pensión ganada."
 HALE_REASON = "The campaign does not answer questionnaires this year."
 
@@ -202,6 +206,22 @@ def test_four_campaigns_two_answer_one_declines_one_never_answers(
     okafor.get_by_role("heading", name=say("es", "Your answers are submitted")).wait_for()
     axe_check(okafor, "the confirmation (Spanish)")
 
+    # The committee opens a correction for Ana Rivera; her campaign submits version 2, and
+    # version 1 stays visible to members (a disclosure on the comparison page).
+    committee.goto(server.url + f"/committee/questionnaires/{KEY}")
+    committee.locator("summary", has_text="Ana Rivera:").click()  # her steps, and the form
+    committee.locator("#correction-rivera").fill(
+        "The campaign asked to correct its pensions answer."
+    )
+    committee.get_by_role("button", name="Open a correction for Ana Rivera").click()
+    committee.get_by_role("status").filter(has_text="A correction is open").wait_for()
+    rivera.set_viewport_size({"width": 1280, "height": 900})
+    rivera.goto(url["rivera"])
+    rivera.get_by_label(re.compile(re.escape("How will you protect"))).fill(RIVERA_CORRECTED)
+    rivera.get_by_role("button", name="Submit my answers").click()
+    rivera.get_by_role("heading", name="Your answers are submitted").wait_for()
+    assert "Version 2 of your answers was received" in rivera.locator("main").inner_text()
+
     # Thomas Hale's campaign declines.
     hale = new_page(chromium)
     hale.goto(url["hale"])
@@ -254,7 +274,8 @@ def test_four_campaigns_two_answer_one_declines_one_never_answers(
             for key in NAMES
         }
         for key, (name, party) in NAMES.items():
-            assert name in status[key] and party in status[key]
+            shown_party = PARTY_ES[party] if lang == "es" else party
+            assert name in status[key] and shown_party in status[key], (lang, status[key])
         assert words["answered"] in status["rivera"] and words["answered"] in status["okafor"]
         assert words["declined"] in status["hale"] and HALE_REASON in status["hale"]
         assert words["did-not-respond"] in status["brandt"]
@@ -265,7 +286,7 @@ def test_four_campaigns_two_answer_one_declines_one_never_answers(
         assert cells["hale"] == [words["declined"]] * 3  # in every row, as plainly as an answer
         assert cells["brandt"] == [words["did-not-respond"]] * 3
         yes = say(lang, "Yes")
-        assert cells["rivera"][0] == yes and cells["rivera"][2] == RIVERA_PENSIONS
+        assert cells["rivera"][0] == yes and cells["rivera"][2] == RIVERA_CORRECTED
         assert cells["okafor"][0] == say(lang, "No") and cells["okafor"][2] == OKAFOR_PENSIONS
         trade = {
             "en": (
@@ -278,7 +299,18 @@ def test_four_campaigns_two_answer_one_declines_one_never_answers(
             ),
         }[lang]
         assert (cells["rivera"][1], cells["okafor"][1]) == trade
-        axe_check(member, f"the comparison ({lang})")
+        # Rivera's version 1, behind its disclosure: axe-core closed, then open.
+        earlier = member.locator('details.earlier-versions[data-candidate="rivera"]')
+        assert earlier.evaluate("(d) => d.open") is False
+        assert not earlier.get_by_text(RIVERA_PENSIONS).is_visible()
+        axe_check(member, f"the comparison, earlier versions closed ({lang})")
+        earlier.locator("summary").click()
+        assert earlier.evaluate("(d) => d.open") is True
+        assert earlier.get_by_text(RIVERA_PENSIONS).is_visible()
+        assert ("replaced by version 2" if lang == "en" else "reemplazada por la versión 2") in (
+            earlier.inner_text()
+        )
+        axe_check(member, f"the comparison, earlier versions open ({lang})")
         screenshots(member, f"questionnaire-comparison-{lang}")
         member.set_viewport_size(PHONE)
         no_horizontal_scroll(member)
@@ -296,8 +328,11 @@ def test_four_campaigns_two_answer_one_declines_one_never_answers(
             ("brandt", "did-not-respond"),
         ):
             name, party = NAMES[key]
+            party = PARTY_ES[party] if lang == "es" else party
             assert f"{name} {party} {pdf_words[state]}" in text, (lang, key, text)
-        assert RIVERA_PENSIONS in text and OKAFOR_PENSIONS in text and trade[0] in text
+        assert RIVERA_CORRECTED in text and OKAFOR_PENSIONS in text and trade[0] in text
+        # The earlier version after the current answers.
+        assert text.index(RIVERA_CORRECTED) < text.index(RIVERA_PENSIONS)
         assert text.count(pdf_words["declined"]) >= 4  # the status table and every row
         assert text.count(pdf_words["did-not-respond"]) >= 4
         member.context.close()

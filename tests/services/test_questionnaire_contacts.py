@@ -150,6 +150,7 @@ def test_bad_contacts_are_refused_naming_each_field_and_nothing_changes(
     assert fields == {
         ("key", "invalid"),
         ("name", "missing"),
+        ("party", "unknown-party"),  # the example file lists its parties
         ("contact-email-0", "invalid"),
         ("contact-language-0", "invalid"),
         ("contact-name-0", "missing"),

@@ -104,12 +104,19 @@ def smtp_server(sender: str = "committee@union.example") -> Iterator[tuple[Inbox
 
 
 def setup_questionnaire(
-    services: Services, mailer: SMTPMailer, inbox: Inbox, base_url: str = BASE_URL
+    services: Services,
+    mailer: SMTPMailer,
+    inbox: Inbox,
+    base_url: str = BASE_URL,
+    *,
+    text: str | None = None,
 ) -> dict[str, str]:
-    """Define the example questionnaire, import the example campaigns, send the links; the
-    token each campaign's first contact received, by campaign key."""
+    """Define the example questionnaire (or ``text``, a variant of it), import the example
+    campaigns, send the links; the token each campaign's first contact received, by key."""
     do_define_questionnaire(
-        services, QUESTIONNAIRE.read_text(encoding="utf-8"), source=QUESTIONNAIRE.name
+        services,
+        text if text is not None else QUESTIONNAIRE.read_text(encoding="utf-8"),
+        source=QUESTIONNAIRE.name,
     )
     do_import_campaigns(services, KEY, CAMPAIGNS.read_text(encoding="utf-8"), source=CAMPAIGNS.name)
     report = do_send_links(services, KEY, mailer, base_url=base_url)

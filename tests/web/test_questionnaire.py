@@ -140,20 +140,96 @@ def _unescape(literal: bytes) -> bytes:
     return bytes(out)
 
 
-def pdf_text(content: bytes) -> str:
-    """The text a PDF made with fpdf2's standard fonts shows, line by line: every page's
-    content stream (deflated) read for its ``(…) Tj`` strings (Latin-1). Whitespace is
-    collapsed, so a phrase a table cell wrapped reads as one line of words."""
-    assert content.startswith(b"%PDF-"), "not a PDF"
-    pieces: list[str] = []
-    for match in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", content, re.DOTALL):
-        data = match[1]
+_OBJECT = re.compile(rb"(\d+) 0 obj(.*?)endobj", re.DOTALL)
+_STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.DOTALL)
+_TEXT_OPS = re.compile(
+    rb"/(\w+)\s+[\d.]+\s+Tf"  # a font chosen
+    rb"|(\((?:\\.|[^\\)])*\))\s*Tj"  # a literal string shown
+    rb"|<([0-9A-Fa-f\s]*)>\s*Tj"  # a hex string shown
+    rb"|\[((?:\((?:\\.|[^\\)])*\)|<[0-9A-Fa-f\s]*>|[^\]])*)\]\s*TJ",  # strings and kerning
+    re.DOTALL,
+)
+_IN_ARRAY = re.compile(rb"\((?:\\.|[^\\)])*\)|<[0-9A-Fa-f\s]*>")
+
+
+def _stream(body: bytes) -> bytes | None:
+    match = _STREAM.search(body)
+    if match is None:
+        return None
+    data = match[1]
+    if b"/FlateDecode" in body[: match.start()]:
         with suppress(zlib.error):
             data = zlib.decompress(data)
-        if b"BT" not in data:
+    return data
+
+
+def _cmap(data: bytes) -> dict[bytes, str]:
+    """A ToUnicode CMap: each 2-byte code → the text it stands for."""
+    out: dict[bytes, str] = {}
+    for block in re.findall(rb"beginbfchar(.*?)endbfchar", data, re.DOTALL):
+        for code, text in re.findall(rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>", block):
+            out[bytes.fromhex(code.decode())] = bytes.fromhex(text.decode()).decode("utf-16-be")
+    for block in re.findall(rb"beginbfrange(.*?)endbfrange", data, re.DOTALL):
+        for low, high, first in re.findall(
+            rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>", block
+        ):
+            width = len(low) // 2
+            start = int(first, 16)
+            for offset, code in enumerate(range(int(low, 16), int(high, 16) + 1)):
+                out[code.to_bytes(width, "big")] = chr(start + offset)
+    return out
+
+
+def pdf_text(content: bytes) -> str:
+    """The text a PDF made with fpdf2 shows, in the order it is drawn: every page's content
+    stream (deflated) read for its shown strings. A string in an embedded Unicode font (two
+    bytes a glyph) is read through that font's ToUnicode map, so "Nguyễn" or "Łukasz" reads
+    as written; a string in a standard font is Latin-1. Whitespace is collapsed, so a phrase a
+    table cell wrapped reads as one line of words."""
+    assert content.startswith(b"%PDF-"), "not a PDF"
+    objects = {int(m[1]): m[2] for m in _OBJECT.finditer(content)}
+    maps: dict[bytes, dict[bytes, str]] = {}  # a font's resource name → its ToUnicode map
+    for name, number in re.findall(rb"/(F\d+)\s+(\d+)\s+0\s+R", content):
+        font = objects.get(int(number), b"")
+        unicode_ref = re.search(rb"/ToUnicode\s+(\d+)\s+0\s+R", font)
+        if unicode_ref is not None:
+            data = _stream(objects.get(int(unicode_ref[1]), b""))
+            if data is not None:
+                maps[name] = _cmap(data)
+    pieces: list[str] = []
+    for body in objects.values():
+        if b"/Length1" in body or b"/Subtype" in body.split(b"stream", 1)[0]:
+            continue  # an embedded font file or an image, not a page's text
+        data = _stream(body)
+        if data is None or b"BT" not in data or b"begincmap" in data:
             continue
-        for literal in _STRING.findall(data):
-            pieces.append(_unescape(literal).decode("latin-1"))
+        current: dict[bytes, str] | None = None
+
+        def shown(raw: bytes, cmap: dict[bytes, str] | None) -> str:
+            if cmap is None:
+                return raw.decode("latin-1")
+            return "".join(cmap.get(raw[i : i + 2], "\ufffd") for i in range(0, len(raw), 2))
+
+        for match in _TEXT_OPS.finditer(data):
+            font, literal, hexed, array = match.groups()
+            if font is not None:
+                current = maps.get(font)
+            elif literal is not None:
+                pieces.append(shown(_unescape(literal), current))
+            elif hexed is not None:
+                pieces.append(shown(bytes.fromhex(hexed.decode()), current))
+            elif array is not None:
+                pieces.append(
+                    "".join(
+                        shown(
+                            _unescape(item)
+                            if item.startswith(b"(")
+                            else bytes.fromhex(item[1:-1].decode()),
+                            current,
+                        )
+                        for item in _IN_ARRAY.findall(array)
+                    )
+                )
     return " ".join(" ".join(pieces).split())
 
 
@@ -308,7 +384,7 @@ def test_a_campaign_saves_a_draft_submits_and_is_confirmed(database: Database) -
         # A second submission is refused, plainly, and changes nothing.
         second = site.post("rivera", {**ANSWERS, f"{FIELD}pro-act": "no", "action": "submit"})
         assert second.status_code == 409
-        assert "already submitted and are frozen. Nothing was changed." in second.text
+        assert "UTC and are frozen. Nothing was changed." in second.text  # with its time
         assert responses(database) == 1
 
         status = {c.candidate_key: c for c in overview(site.services, KEY).campaigns}
@@ -376,7 +452,7 @@ def test_bad_input_is_refused_and_nothing_changes(database: Database) -> None:
         site.clock.current = datetime.datetime(2024, 3, 2, tzinfo=datetime.UTC)
         late = site.post("okafor", {**ANSWERS, "action": "submit"})
         assert late.status_code == 410
-        assert "The due date has passed" in late.text and "Nothing was saved." in late.text
+        assert "answers are no longer accepted. Nothing was saved." in late.text
         late_draft = site.post("okafor", {f"{FIELD}pro-act": "yes", "action": "draft"})
         assert late_draft.status_code == 410
         expired = site.form("okafor")

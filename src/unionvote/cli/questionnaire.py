@@ -15,6 +15,7 @@ import typer
 from rich.markup import escape
 
 from unionvote.cli.context import console, errors, fail, open_services
+from unionvote.domain.questionnaire import local_time
 from unionvote.mail import SMTPMailer
 from unionvote.services.questionnaire import (
     CampaignInput,
@@ -32,8 +33,10 @@ from unionvote.services.questionnaire import (
     do_send_reminders,
     overview,
     publication_view,
+    published_view,
     questionnaires,
 )
+from unionvote.services.questionnaire_pdf import status_words
 from unionvote.services.questionnaire_rule import eligibility
 
 __all__ = ["app"]
@@ -75,8 +78,10 @@ STATUS_WORDS = {
 }
 
 
-def _when(at: datetime.datetime | None) -> str:
-    return "—" if at is None else f"{at.astimezone(datetime.UTC):%Y-%m-%d %H:%M} UTC"
+def _when(at: datetime.datetime | None, zone: datetime.tzinfo) -> str:
+    """A time in the questionnaire's zone (the offset its due date was written with), named:
+    ``2024-03-01 23:59 UTC-05:00``, as on the website."""
+    return "—" if at is None else local_time(at, zone)
 
 
 def _mailer(smtp: str, sender: str, starttls: bool) -> SMTPMailer:
@@ -100,7 +105,7 @@ def _report(what: str, report: SendReport) -> None:
         f"{what}: {report.sent} sent, {report.bounced} bounced, {report.failed} not sent "
         f"(temporary), {report.skipped} campaign(s) skipped."
     )
-    next_day = _when(report.next_reminder_at) if report.next_reminder_at else None
+    next_day = _when(report.next_reminder_at, report.zone) if report.next_reminder_at else None
     if report.not_due_yet:
         why = f"the next is on {next_day}" if next_day else "the file sets no reminder day"
         console.print(
@@ -131,7 +136,7 @@ def define(
         verb = "Replaced by" if defined.replaced else "Defined"
         console.print(
             f"{verb} {escape(defined.key)} version {defined.version}: "
-            f"{escape(defined.title)}, due {_when(defined.due_at)}."
+            f"{escape(defined.title)}, due {_when(defined.due_at, defined.zone)}."
         )
         console.print(f"SHA-256 of the file: {defined.digest}")
 
@@ -262,10 +267,9 @@ def bounces(
     with errors():
         report = do_record_bounces(open_services(), key, path)
         for item in report.recorded:
-            at = item.at.astimezone(datetime.UTC)
             console.print(
                 f"Bounced: {escape(item.email)} (campaign {escape(item.candidate_key)}), "
-                f"notice of {at:%Y-%m-%d %H:%M} UTC."
+                f"notice of {_when(item.at, report.zone)}."
             )
     console.print(
         f"{report.notifications} bounce notice(s); recorded {len(report.recorded)} bounce(s); "
@@ -307,8 +311,9 @@ def list_questionnaires() -> None:
         for q in questionnaires(open_services()):
             console.print(
                 f"{escape(q.key)} (version {q.version}): {escape(q.title)} — due "
-                f"{_when(q.due_at)}, {q.policy}; {q.campaigns} campaign(s), {q.submitted} "
-                f"answered, {q.declined} declined; published {_when(q.published_at)}"
+                f"{_when(q.due_at, q.zone)}, {q.policy}; {q.campaigns} campaign(s), "
+                f"{q.submitted} answered, {q.declined} declined; published "
+                f"{_when(q.published_at, q.zone)}"
             )
 
 
@@ -318,7 +323,7 @@ def status(key: KeyArg) -> None:
     with errors():
         view = overview(open_services(), key)
         console.print(
-            f"{escape(view.title)} (version {view.version}), due {_when(view.due_at)}, "
+            f"{escape(view.title)} (version {view.version}), due {_when(view.due_at, view.zone)}, "
             f"publication: {view.policy}"
             + (", only campaigns that answered may be in a forum" if view.forum_rule else "")
         )
@@ -336,7 +341,10 @@ def status(key: KeyArg) -> None:
                 )
                 if at is not None
             ]
-            times = "; ".join(f"{word} {_when(at)}" for word, at in steps) or "nothing sent yet"
+            times = (
+                "; ".join(f"{word} {_when(at, view.zone)}" for word, at in steps)
+                or "nothing sent yet"
+            )
             extra = f"; {c.reminders} reminder(s)" if c.reminders else ""
             extra += f"; version {c.response_version}" if c.response_version > 1 else ""
             console.print(
@@ -353,14 +361,31 @@ def show(
         bool, typer.Option(help="Show everything, whatever the publication policy.")
     ] = False,
 ) -> None:
-    """The comparison as members see it (or, with --committee, everything)."""
+    """The comparison as members read it: the latest published file (or, with --committee,
+    everything, live, whatever the publication policy)."""
+    if language not in ("en", "es"):
+        fail(f"--language {language!r}: expected en or es")
     with errors():
-        view = publication_view(open_services(), key, language=language, committee=committee)
+        services = open_services()
+        if committee:
+            view = publication_view(services, key, language=language, committee=True)
+            console.print(
+                "Live answers, as the committee sees them (members read the published file)."
+            )
+        else:
+            view = published_view(services, key, language=language)
+            if view.published is not None:
+                console.print(
+                    f"As published on {_when(view.published.published_at, view.zone)} "
+                    f"({view.published.name}, SHA-256 {view.published.sha256})."
+                )
         console.print(f"[bold]{escape(view.title)}[/]")
+        words = status_words(language)
         for c in view.candidates:
             console.print(
                 f"\n[bold]{escape(c.name)}[/] ({escape(c.party)}): "
-                f"{STATUS_WORDS[c.status]}" + (f", version {c.version}" if c.version > 1 else "")
+                f"{words.get(c.status, STATUS_WORDS[c.status])}"
+                + (f", version {c.version}" if c.version > 1 else "")
             )
             if c.decline_reason:
                 console.print(f"  {escape(c.decline_reason)}")

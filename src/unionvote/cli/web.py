@@ -64,6 +64,26 @@ def serve_command(
             show_default=False,
         ),
     ] = None,
+    send_reminders: Annotated[
+        bool,
+        typer.Option(
+            "--send-reminders",
+            help="Send the candidate questionnaires' reminders from the server, daily (and at "
+            "start-up), and record 'no response' at each due date: for a site without cron "
+            "(also UNIONVOTE_QUESTIONNAIRE_REMINDERS=1). Needs UNIONVOTE_SMTP_HOST and "
+            "UNIONVOTE_PUBLIC_URL.",
+        ),
+    ] = False,
+    reminder_hour: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=23,
+            help="The hour the daily reminders go, in each questionnaire's own zone "
+            "(default 9; also UNIONVOTE_QUESTIONNAIRE_REMINDER_HOUR).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the members' website: the booth, the public board and results, and the
     committee's and trustees' pages."""
@@ -78,6 +98,10 @@ def serve_command(
             overrides["database_url"] = database
         if dev:
             overrides["dev"] = True
+        if send_reminders:
+            overrides["questionnaire_reminders"] = True
+        if reminder_hour is not None:
+            overrides["questionnaire_reminder_hour"] = reminder_hour
         settings = WebSettings(**overrides)  # type: ignore[arg-type]
         app = create_app(settings)
     logging.getLogger("uvicorn.access").addFilter(_NoQueryStrings())

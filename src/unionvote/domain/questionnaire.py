@@ -15,6 +15,7 @@ and field, as the process file does. The file::
     reminders = [7, 2]           # days before the due date a reminder goes to who has not answered
     publication = "publish-all"  # or "who-answered" or "private"
     answer_required_for_forum = true   # only who answered may be in a forum or on a ballot
+    parties = ["Democratic", "Republican"]   # optional: the campaigns' parties, translatable
 
     [[questions]]
     id = "pro-act"
@@ -57,7 +58,9 @@ __all__ = [
     "QuestionnaireFileError",
     "answers_digest",
     "check_answers",
+    "choice_index",
     "count_words",
+    "has_control_characters",
     "local_time",
     "parse_questionnaire",
     "zone_label",
@@ -89,11 +92,25 @@ class AnswerProblem:
 
 class QuestionnaireError(DomainError):
     """A questionnaire action was refused; nothing was changed. ``problems`` names the
-    questions concerned, for a form to show each beside its field."""
+    questions concerned, for a form to show each beside its field; ``at`` (in ``zone``) the
+    time the refusal names, if any."""
 
-    def __init__(self, check: str, detail: str, problems: Sequence[AnswerProblem] = ()) -> None:
+    def __init__(
+        self,
+        check: str,
+        detail: str,
+        problems: Sequence[AnswerProblem] = (),
+        *,
+        at: datetime.datetime | None = None,
+        zone: datetime.tzinfo = datetime.UTC,
+    ) -> None:
         super().__init__(check, detail)
         self.problems = tuple(problems)
+        # The time the refusal names (the due date, when a link was replaced, when the
+        # answers were submitted…) and the questionnaire's zone, for a page to say it in its
+        # own language.
+        self.at = at
+        self.zone = zone
 
 
 class QuestionnaireFileError(QuestionnaireError):
@@ -136,6 +153,9 @@ class Questionnaire:
     translations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # The offset the file's due date was written in: times are shown in it (UTC for ``Z``).
     zone: datetime.timezone = datetime.UTC
+    # The campaigns' parties, if the file lists them: each campaign's party must be one, and
+    # ``[translations.es]`` may give their Spanish (shown on the Spanish pages and PDF).
+    parties: tuple[str, ...] = ()
 
     def translated(self, text: str, language: str) -> str:
         """``text`` in ``language`` if the file translates it, else as written."""
@@ -152,8 +172,9 @@ class Questionnaire:
         if question.kind == YES_NO:
             yes, no = ("Sí", "No") if language == "es" else ("Yes", "No")
             return {"yes": yes, "no": no}.get(value, value)
-        if question.kind == CHOICE and value.isdigit() and int(value) < len(question.choices):
-            return self.translated(question.choices[int(value)], language)
+        index = choice_index(value, len(question.choices)) if question.kind == CHOICE else None
+        if index is not None:
+            return self.translated(question.choices[index], language)
         return value
 
     def reminder_times(self) -> tuple[datetime.datetime, ...]:
@@ -178,6 +199,23 @@ def count_words(text: str) -> int:
     return len(text.split())
 
 
+_INDEX = re.compile(r"[0-9]{1,4}")  # ASCII digits only: "²" or "١" is no choice
+# Control characters a typed answer never holds (a NUL cannot even be stored by PostgreSQL);
+# a tab and a line break are kept.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def choice_index(value: str, count: int) -> int | None:
+    """The choice ``value`` names ("0", "1"… in ASCII digits), or None if it names none."""
+    if _INDEX.fullmatch(value) and int(value) < count:
+        return int(value)
+    return None
+
+
+def has_control_characters(text: str) -> bool:
+    return _CONTROL.search(text) is not None
+
+
 def check_answers(
     questionnaire: Questionnaire, answers: Mapping[str, str], *, complete: bool
 ) -> dict[str, str]:
@@ -198,6 +236,13 @@ def check_answers(
             problems.append(AnswerProblem(q.id, "questionnaire.answer", "Expected text."))
             continue
         value = raw.replace("\r\n", "\n").strip()
+        if has_control_characters(value):
+            problems.append(
+                AnswerProblem(q.id, "questionnaire.answer", "The answer holds a control character.")
+            )
+            continue
+        if q.kind == CHOICE and choice_index(value, len(q.choices)) is not None:
+            value = str(int(value))  # "01" is choice 1, stored as "1"
         out[q.id] = value
         if not value:
             if complete and q.required:
@@ -209,7 +254,7 @@ def check_answers(
             continue
         if q.kind == YES_NO and value not in ("yes", "no"):
             problems.append(AnswerProblem(q.id, "questionnaire.answer", "Answer yes or no."))
-        elif q.kind == CHOICE and not (value.isdigit() and int(value) < len(q.choices)):
+        elif q.kind == CHOICE and choice_index(value, len(q.choices)) is None:
             problems.append(
                 AnswerProblem(
                     q.id,
@@ -220,12 +265,21 @@ def check_answers(
         elif q.kind == TEXT:
             words = count_words(value)
             limit = q.max_words or MAX_WORDS_LIMIT
-            if words > limit or len(value) > MAX_ANSWER_CHARS:
+            if words > limit:
                 problems.append(
                     AnswerProblem(
                         q.id,
                         "questionnaire.too-long",
                         f"The answer has {words} words; the limit is {limit}.",
+                    )
+                )
+            elif len(value) > MAX_ANSWER_CHARS:
+                problems.append(
+                    AnswerProblem(
+                        q.id,
+                        "questionnaire.too-long",
+                        f"The answer is {len(value)} characters long; at most "
+                        f"{MAX_ANSWER_CHARS} are allowed.",
                     )
                 )
     if problems:
@@ -262,6 +316,7 @@ _TOP = (
     "reminders",
     "publication",
     "answer_required_for_forum",
+    "parties",
     "questions",
     "translations",
 )
@@ -297,8 +352,12 @@ def _read(r: _Reader, data: Mapping[str, Any]) -> Questionnaire:
         r.problem(("version",), "expected a whole number, 1 or more")
         version = 1
     title = r.text(data, "title", ())
+    if len(title) > 300:
+        r.problem(("title",), "at most 300 characters")
     introduction = r.text(data, "introduction", ()) if "introduction" in data else ""
     office = r.text(data, "office", ()) if "office" in data else ""
+    if len(office) > 200:
+        r.problem(("office",), "at most 200 characters (a campaign's office is)")
     due = _read_due(r, data)
     zone = _due_zone(data.get("due"))
     reminders = _read_reminders(r, data)
@@ -306,6 +365,9 @@ def _read(r: _Reader, data: Mapping[str, Any]) -> Questionnaire:
     if "publication" not in data:
         r.problem(("publication",), f"required: one of {', '.join(POLICIES)}")
     forum = r.boolean(data, "answer_required_for_forum", (), False)
+    parties = r.texts(data, "parties", ()) if "parties" in data else ()
+    if len(set(parties)) != len(parties):
+        r.problem(("parties",), "a party is listed twice")
     questions = _read_questions(r, data)
     questionnaire = Questionnaire(
         key=key,
@@ -319,6 +381,7 @@ def _read(r: _Reader, data: Mapping[str, Any]) -> Questionnaire:
         reminders=reminders,
         answer_required_for_forum=forum,
         zone=zone,
+        parties=parties,
     )
     translations = _read_translations(r, r.table(data, "translations", ()), questionnaire)
     return replace(questionnaire, translations=translations)
@@ -424,6 +487,7 @@ def _read_translations(
     r: _Reader, table: Mapping[str, Any], questionnaire: Questionnaire
 ) -> dict[str, dict[str, str]]:
     texts = {questionnaire.title, questionnaire.introduction, questionnaire.office}
+    texts.update(questionnaire.parties)
     for q in questionnaire.questions:
         texts.update((q.text, q.help, *q.choices))
     texts.discard("")

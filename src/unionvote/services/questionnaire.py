@@ -49,6 +49,7 @@ from unionvote.domain.questionnaire import (
     canonical_json,
     check_answers,
     count_words,
+    has_control_characters,
     parse_questionnaire,
     zone_label,
 )
@@ -67,6 +68,7 @@ from unionvote.storage.models import (
 
 __all__ = [
     "ANSWER_PATH",
+    "REPLACED_LINK",
     "AnswerForm",
     "BounceReport",
     "CampaignInput",
@@ -101,6 +103,7 @@ __all__ = [
     "do_decline",
     "do_define_questionnaire",
     "do_import_campaigns",
+    "do_mark_no_response",
     "do_open_correction",
     "do_open_form",
     "do_publish",
@@ -131,6 +134,7 @@ _KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _LANGUAGES = ("en", "es")
 
+REPLACED_LINK: Final = "This link was replaced by a newer one"
 LINK_NOT_VALID = (
     "This questionnaire link is not valid. Check that you copied the whole link from the "
     "email, or ask the committee to send a new one."
@@ -231,6 +235,7 @@ class Defined:
     due_at: datetime.datetime
     digest: str
     replaced: bool
+    zone: datetime.timezone = datetime.UTC  # the questionnaire's: its times are shown in it
 
 
 @dataclass(frozen=True)
@@ -250,6 +255,7 @@ class SendReport:
     not_due_yet: int = 0
     reminded_already: int = 0
     next_reminder_at: datetime.datetime | None = None
+    zone: datetime.timezone = datetime.UTC  # the questionnaire's: its times are shown in it
 
 
 @dataclass(frozen=True)
@@ -269,6 +275,8 @@ class QuestionnaireSummary:
     declined: int
     published_at: datetime.datetime | None
     zone: datetime.timezone = datetime.UTC
+    closed_at: datetime.datetime | None = None
+    reminder_times: tuple[datetime.datetime, ...] = ()  # when reminders are due, earliest first
 
 
 @dataclass(frozen=True)
@@ -355,6 +363,7 @@ class PublishedQuestionnaire:
     content: bytes
     sha256: str
     published_at: datetime.datetime
+    zone: datetime.timezone = datetime.UTC  # the questionnaire's: its times are shown in it
 
     def __repr__(self) -> str:
         return f"PublishedQuestionnaire({self.name!r}, sha256={self.sha256!r})"
@@ -497,6 +506,11 @@ def when(at: datetime.datetime, language: str = "en", zone: datetime.tzinfo = da
     return f"{at:%B} {at.day}, {at:%Y} at {at:%H:%M} {label}"
 
 
+def _row_when(row: QuestionnaireRow, at: datetime.datetime) -> str:
+    """A time in a refusal or a record: in the questionnaire's zone, named."""
+    return when(at, "en", _parsed(row).zone)
+
+
 def _question_views(q: Questionnaire, language: str) -> tuple[QuestionView, ...]:
     return tuple(
         QuestionView(
@@ -599,23 +613,30 @@ def do_define_questionnaire(
             if row.closed_at is not None:
                 raise QuestionnaireError(
                     "questionnaire.closed",
-                    f"questionnaire {parsed.key!r} was closed on {when(row.closed_at)}",
+                    f"questionnaire {parsed.key!r} was closed on {_row_when(row, row.closed_at)}",
                 )
             if row.first_sent_at is not None and (_parsed(row).comparable() != parsed.comparable()):
                 raise QuestionnaireError(
                     "questionnaire.sent",
                     f"links to questionnaire {parsed.key!r} were sent on "
-                    f"{when(row.first_sent_at)}: a new version may change the due date, "
+                    f"{_row_when(row, row.first_sent_at)}: a new version may change the due date, "
                     "reminders and translations, not the questions nor the publication "
                     "policy (the campaigns answered knowing it)",
                 )
             published = _latest_publication(tx.session, row)
+            if published is not None and parsed.due > row.due_at:
+                raise QuestionnaireError(
+                    "questionnaire.published",
+                    f"questionnaire {parsed.key!r} was published on "
+                    f"{_row_when(row, published.published_at)}: its due date can no longer move "
+                    "later (campaigns would answer with their rivals' answers already published)",
+                )
             if published is not None and parsed.publication != row.policy:
                 raise QuestionnaireError(
                     "questionnaire.sent",
                     f"questionnaire {parsed.key!r} was published on "
-                    f"{when(published.published_at)} under the policy {row.policy!r}: the "
-                    "policy can no longer change",
+                    f"{_row_when(row, published.published_at)} under the policy "
+                    f"{row.policy!r}: the policy can no longer change",
                 )
         row.version, row.title, row.text, row.digest = parsed.version, parsed.title, text, digest
         row.due_at, row.policy, row.defined_at = parsed.due, parsed.publication, tx.at
@@ -639,7 +660,9 @@ def do_define_questionnaire(
             questions=len(parsed.questions),
             replaced=replaced,
         )
-    return Defined(parsed.key, parsed.version, parsed.title, parsed.due, digest, replaced)
+    return Defined(
+        parsed.key, parsed.version, parsed.title, parsed.due, digest, replaced, parsed.zone
+    )
 
 
 # -- campaigns ----------------------------------------------------------------------------------
@@ -661,7 +684,7 @@ def _contact_problems(
                 f"campaign {campaign_key!r}: an address is missing",
             )
         )
-    elif not _EMAIL.fullmatch(email) or len(email) > 320:
+    elif not _EMAIL.fullmatch(email) or len(email) > 320 or has_control_characters(email):
         problems.append(
             AnswerProblem(
                 f"contact-email-{index}",
@@ -695,6 +718,14 @@ def _contact_problems(
                 f"campaign {campaign_key!r}: a contact's name is missing",
             )
         )
+    elif has_control_characters(contact.name):
+        problems.append(
+            AnswerProblem(
+                f"contact-name-{index}",
+                "invalid",
+                f"campaign {campaign_key!r}: a contact's name holds a control character",
+            )
+        )
     elif len(contact.name) > 200:
         problems.append(
             AnswerProblem(
@@ -706,9 +737,12 @@ def _contact_problems(
     return problems
 
 
-def _campaign_field_problems(campaign: CampaignInput) -> list[AnswerProblem]:
+def _campaign_field_problems(
+    campaign: CampaignInput, parties: Sequence[str] = ()
+) -> list[AnswerProblem]:
     """Every problem of a campaign, each naming its field (``key``, ``name``, ``party``,
-    ``office``, or a contact's field) for a form to show it beside that field."""
+    ``office``, or a contact's field) for a form to show it beside that field. ``parties``:
+    the questionnaire file's list, if it gives one: the party must be one of them."""
     problems: list[AnswerProblem] = []
     if not _KEY.fullmatch(campaign.key):
         problems.append(
@@ -727,6 +761,14 @@ def _campaign_field_problems(campaign: CampaignInput) -> list[AnswerProblem]:
             problems.append(
                 AnswerProblem(name, "missing", f"campaign {campaign.key!r}: the {name} is missing")
             )
+        elif has_control_characters(value):
+            problems.append(
+                AnswerProblem(
+                    name,
+                    "invalid",
+                    f"campaign {campaign.key!r}: the {name} holds a control character",
+                )
+            )
         elif len(value) > limit:
             problems.append(
                 AnswerProblem(
@@ -735,14 +777,24 @@ def _campaign_field_problems(campaign: CampaignInput) -> list[AnswerProblem]:
                     f"campaign {campaign.key!r}: the {name} is over {limit} characters",
                 )
             )
+    party = campaign.party.strip()
+    if parties and party and party not in parties:
+        problems.append(
+            AnswerProblem(
+                "party",
+                "unknown-party",
+                f"campaign {campaign.key!r}: unknown party {party!r} (the questionnaire's "
+                f"file lists: {', '.join(parties)})",
+            )
+        )
     known: set[str] = set()
     for index, contact in enumerate(campaign.contacts):
         problems.extend(_contact_problems(campaign.key, contact, index, known))
     return problems
 
 
-def _campaign_problems(campaign: CampaignInput) -> list[str]:
-    return [p.message for p in _campaign_field_problems(campaign)]
+def _campaign_problems(campaign: CampaignInput, parties: Sequence[str] = ()) -> list[str]:
+    return [p.message for p in _campaign_field_problems(campaign, parties)]
 
 
 def _upsert(tx: Tx, row: QuestionnaireRow, campaign: CampaignInput) -> bool:
@@ -798,8 +850,8 @@ def _open_for_campaigns(row: QuestionnaireRow, at: datetime.datetime) -> None:
     if row.closed_at is not None or at >= row.due_at:
         raise QuestionnaireError(
             "questionnaire.due",
-            f"questionnaire {row.key!r} was due on {when(row.due_at)}: no campaign can be "
-            "added or sent a link now",
+            f"questionnaire {row.key!r} was due on {_row_when(row, row.due_at)}: no campaign "
+            "can be added or sent a link now",
         )
 
 
@@ -811,7 +863,7 @@ def do_add_campaign(services: Services, key: str, campaign: CampaignInput) -> st
         _open_for_campaigns(row, tx.at)
         if not campaign.office.strip():
             campaign = replace(campaign, office=q.office)
-        problems = _campaign_field_problems(campaign)
+        problems = _campaign_field_problems(campaign, q.parties)
         if problems:
             raise QuestionnaireError(
                 "questionnaire.campaign", "; ".join(p.message for p in problems), problems
@@ -824,12 +876,17 @@ def _bounced_at(events: Sequence[QuestionnaireEvent], email: str) -> datetime.da
     """When a mail to ``email`` was first refused for good ("bounced" events name the address
     first: ``address`` or ``address: detail``)."""
     address = email.strip().lower()
+    bounced: datetime.datetime | None = None
     for event in events:
-        if event.kind == "bounced":
+        if event.kind in ("bounced", "bounce-cleared"):
             named = event.detail.split(": ", 1)[0].strip().lower()
-            if named == address:
-                return event.at
-    return None
+            if named != address:
+                continue
+            if event.kind == "bounce-cleared":
+                bounced = None  # the committee says the address works again
+            elif bounced is None:
+                bounced = event.at
+    return bounced
 
 
 def _mailable(session: Session, campaign: QuestionnaireCampaign) -> list[QuestionnaireContact]:
@@ -892,7 +949,9 @@ def do_replace_contact(
 ) -> None:
     """Replace a contact's address (one that bounced, or is wrong) with a new one: the old
     address is recorded as bounced and no longer mailed; the next ``do_send_links`` mails the
-    new address a link. The contact keeps its name and language."""
+    new address a link. The contact keeps its name and language. The same address again, when
+    it is recorded as bounced, clears the bounce (``bounce-cleared``, audited): the address
+    works again and is mailed from now on."""
     with services.transaction() as tx:
         row, _ = _questionnaire(tx.session, key, for_update=True)
         campaign = _campaign(tx.session, row, candidate)
@@ -910,6 +969,17 @@ def do_replace_contact(
             candidate, ContactInput(contact.name, new_email, contact.language), 0, known
         )
         if not problems and new_email.strip().lower() == old:
+            if _bounced_at(_events(tx.session, campaign), contact.email) is not None:
+                # The same address again: it works again (a relay misconfiguration, a
+                # mistaken "bounced"); it is mailed from now on.
+                _event(tx, campaign, "bounce-cleared", f"{contact.email}: {detail.strip()}")
+                tx.audit(
+                    "questionnaire.contact.clear-bounce",
+                    f"{key}/{candidate}",
+                    email=contact.email,
+                    detail=detail.strip(),
+                )
+                return
             problems = [AnswerProblem("contact-email-0", "same", "the new address is the old one")]
         if problems:
             raise QuestionnaireError(
@@ -933,7 +1003,7 @@ _CSV_COLUMNS = ("key", "name", "party", "office", "contact_name", "contact_email
 
 
 def parse_campaigns_csv(
-    csv_text: str, *, office: str = "", source: str = "<csv>"
+    csv_text: str, *, office: str = "", source: str = "<csv>", parties: Sequence[str] = ()
 ) -> list[CampaignInput]:
     """Campaigns from a CSV file (one row per contact; rows of the same key are one campaign).
     Columns: key, name, party, office (optional: the questionnaire's), contact_name,
@@ -985,7 +1055,9 @@ def parse_campaigns_csv(
                 for _, values in rows
             ),
         )
-        problems.extend(Problem(line, ckey or "key", p) for p in _campaign_problems(campaign))
+        problems.extend(
+            Problem(line, ckey or "key", p) for p in _campaign_problems(campaign, parties)
+        )
         campaigns.append(campaign)
     if problems:
         lines = [f"{source}:{p.line}: {p.field}: {p.message}" for p in problems]
@@ -1004,7 +1076,9 @@ def do_import_campaigns(
     with services.transaction() as tx:
         row, parsed = _questionnaire(tx.session, key, for_update=True)
         _open_for_campaigns(row, tx.at)
-        campaigns = parse_campaigns_csv(csv_text, office=parsed.office, source=source)
+        campaigns = parse_campaigns_csv(
+            csv_text, office=parsed.office, source=source, parties=parsed.parties
+        )
         added = sum(_upsert(tx, row, campaign) for campaign in campaigns)
         tx.audit(
             "questionnaire.campaign.import",
@@ -1045,6 +1119,8 @@ def _link_mail(
     reminder: bool,
 ) -> Mail:
     es = contact.language == "es"
+    if es:
+        url += "?lang=es"  # the form opens in the email's language
     title = q.translated(q.title, contact.language)
     due = when(q.due, contact.language, q.zone)
     if es:
@@ -1092,7 +1168,9 @@ def _deliver(
                 outcomes.append(
                     (
                         item.campaign_id,
-                        "bounced" if error.permanent else "send-failed",
+                        # Only a refusal of the address is a bounce; a relay that refuses
+                        # the sender, the login or the message is tried again next time.
+                        "bounced" if error.permanent and error.recipient else "send-failed",
                         mail.to,
                         error.detail,
                     )
@@ -1135,6 +1213,28 @@ def _new_link(tx: Tx, campaign: QuestionnaireCampaign, base: str, *, revoke: boo
         )
     )
     return f"{base}{ANSWER_PATH}{token}"
+
+
+def _latest_link_delivered(session: Session, campaign: QuestionnaireCampaign) -> bool:
+    """Whether a mail carrying the campaign's latest valid link was accepted (a link or a
+    reminder sent since it was issued); True when the campaign has a valid link that is not
+    its latest."""
+    links = list(
+        session.scalars(
+            select(QuestionnaireLink)
+            .where(QuestionnaireLink.campaign_id == campaign.id)
+            .order_by(QuestionnaireLink.id)
+        )
+    )
+    if not links:
+        return False
+    latest = links[-1]
+    if any(link.revoked_at is None for link in links[:-1]):
+        return True  # an earlier link still works (a reminder's link need not be delivered)
+    return any(
+        e.kind in ("sent", "reminded") and e.at >= latest.issued_at
+        for e in _events(session, campaign)
+    )
 
 
 def _has_link(session: Session, campaign: QuestionnaireCampaign) -> bool:
@@ -1183,6 +1283,10 @@ def do_send_links(
         for campaign in chosen:
             contacts = _mailable(tx.session, campaign)
             sent_to = _sent_to(tx.session, campaign) if candidate is None else set()
+            if sent_to and not _latest_link_delivered(tx.session, campaign):
+                # A new link (a resend) that reached nobody revoked the earlier ones: the
+                # campaign has no working link, so it is sent one again.
+                sent_to = set()
             unsent = [c for c in contacts if c.email.lower() not in sent_to]
             if not unsent:
                 skipped += 1
@@ -1203,7 +1307,7 @@ def do_send_links(
             skipped=skipped,
         )
     sent, bounced, failed = _deliver(services, key, outgoing, mailer, "sent")
-    return SendReport(sent, bounced, failed, skipped)
+    return SendReport(sent, bounced, failed, skipped, zone=q.zone)
 
 
 def do_send_reminders(services: Services, key: str, mailer: Mailer, *, base_url: str) -> SendReport:
@@ -1255,7 +1359,14 @@ def do_send_reminders(services: Services, key: str, mailer: Mailer, *, base_url:
         )
     sent, bounced, failed = _deliver(services, key, outgoing, mailer, "reminded")
     return SendReport(
-        sent, bounced, failed, skipped, not_due_yet, reminded_already, next_reminder_at=next_at
+        sent,
+        bounced,
+        failed,
+        skipped,
+        not_due_yet,
+        reminded_already,
+        next_reminder_at=next_at,
+        zone=q.zone,
     )
 
 
@@ -1286,6 +1397,7 @@ class BounceReport:
     recorded: tuple[RecordedBounce, ...]
     already: int  # bounces of an address already recorded as bounced (nothing new)
     unmatched: tuple[str, ...]  # addresses that are no contact of any campaign
+    zone: datetime.timezone = datetime.UTC  # the questionnaire's: its times are shown in it
 
 
 def do_record_bounces(services: Services, key: str, mailbox: Path) -> BounceReport:
@@ -1334,7 +1446,9 @@ def do_record_bounces(services: Services, key: str, mailbox: Path) -> BounceRepo
                         source="delivery-status notification",
                     )
                     recorded.append(RecordedBounce(campaign.key, contact.email, at, bounce.detail))
-    return BounceReport(len(found), tuple(recorded), already, tuple(unmatched))
+    return BounceReport(
+        len(found), tuple(recorded), already, tuple(unmatched), zone=_parsed(row).zone
+    )
 
 
 # -- the campaign's form ------------------------------------------------------------------------
@@ -1358,8 +1472,10 @@ def _by_token(
     if link.revoked_at is not None:
         raise QuestionnaireError(
             "questionnaire.expired",
-            f"This link was replaced by a newer one on {when(link.revoked_at)}. Use the "
-            "link in the latest email from the committee.",
+            f"{REPLACED_LINK} on {_row_when(row, link.revoked_at)}. Use "
+            "the link in the latest email from the committee.",
+            at=link.revoked_at,
+            zone=_parsed(row).zone,
         )
     return row, _parsed(row), campaign, link
 
@@ -1369,16 +1485,22 @@ def _not_due(row: QuestionnaireRow, at: datetime.datetime, *, opening: bool) -> 
         if opening:
             raise QuestionnaireError(
                 "questionnaire.expired",
-                f"This link expired: the questionnaire was due on {when(row.due_at)}.",
+                f"This link expired: the questionnaire was due on {_row_when(row, row.due_at)}.",
+                at=row.due_at,
+                zone=_parsed(row).zone,
             )
         raise QuestionnaireError(
             "questionnaire.due",
-            f"The questionnaire was due on {when(row.due_at)}: answers are no longer "
+            f"The questionnaire was due on {_row_when(row, row.due_at)}: answers are no longer "
             "accepted, and nothing was saved.",
+            at=row.due_at,
+            zone=_parsed(row).zone,
         )
 
 
-def _refuse_if_frozen(campaign: QuestionnaireCampaign, session: Session) -> None:
+def _refuse_if_frozen(
+    row: QuestionnaireRow, campaign: QuestionnaireCampaign, session: Session
+) -> None:
     if campaign.correction_open:
         return
     if campaign.state == "submitted":
@@ -1386,15 +1508,19 @@ def _refuse_if_frozen(campaign: QuestionnaireCampaign, session: Session) -> None
         at = submitted[-1].submitted_at if submitted else None
         raise QuestionnaireError(
             "questionnaire.submitted",
-            f"These answers were submitted{f' on {when(at)}' if at else ''} and cannot be "
-            "changed. To correct them, ask the committee to open a correction.",
+            f"These answers were submitted{f' on {_row_when(row, at)}' if at else ''} and cannot "
+            "be changed. To correct them, ask the committee to open a correction.",
+            at=at,
+            zone=_parsed(row).zone,
         )
     if campaign.state == "declined":
         raise QuestionnaireError(
             "questionnaire.declined",
             f"The campaign declined to answer"
-            f"{f' on {when(campaign.declined_at)}' if campaign.declined_at else ''}. To answer "
-            "after all, ask the committee to reopen the questionnaire for you.",
+            f"{f' on {_row_when(row, campaign.declined_at)}' if campaign.declined_at else ''}. "
+            "To answer after all, ask the committee to reopen the questionnaire for you.",
+            at=campaign.declined_at,
+            zone=_parsed(row).zone,
         )
 
 
@@ -1423,7 +1549,7 @@ def _form(
         due_at=row.due_at,
         candidate_key=campaign.key,
         candidate_name=campaign.name,
-        party=campaign.party,
+        party=q.translated(campaign.party, language),
         office=q.translated(campaign.office, language),
         questions=_question_views(q, language),
         state=state,
@@ -1483,7 +1609,7 @@ def do_save_draft(services: Services, token: str, answers: Mapping[str, str]) ->
     with services.transaction() as tx:
         row, q, campaign, _ = _by_token(tx, token)
         _not_due(row, tx.at, opening=False)
-        _refuse_if_frozen(campaign, tx.session)
+        _refuse_if_frozen(row, campaign, tx.session)
         checked = check_answers(q, answers, complete=False)
         draft = _draft_row(tx, row, campaign)
         draft.answers = json.dumps(checked, sort_keys=True, ensure_ascii=False)
@@ -1504,6 +1630,8 @@ def _confirmation(
     mailer: Mailer,
     campaign_id: int,
     mails: Sequence[Mail],
+    subject: str = "",
+    what: str = "",
 ) -> None:
     outcomes: list[tuple[str, str]] = []
     for mail in mails:
@@ -1517,6 +1645,13 @@ def _confirmation(
             tx.session.add(
                 QuestionnaireEvent(campaign_id=campaign_id, at=tx.at, kind=kind, detail=detail)
             )
+        tx.audit(
+            "questionnaire.confirmation.outcome",
+            subject,
+            confirms=what,
+            delivered=sum(1 for kind, _ in outcomes if kind == "confirmation-sent"),
+            bounced=sum(1 for kind, _ in outcomes if kind == "confirmation-bounced"),
+        )
 
 
 def _answers_text(q: Questionnaire, answers: Mapping[str, str], language: str) -> str:
@@ -1575,7 +1710,7 @@ def do_submit(
     with services.transaction() as tx:
         row, q, campaign, _ = _by_token(tx, token)
         _not_due(row, tx.at, opening=False)
-        _refuse_if_frozen(campaign, tx.session)
+        _refuse_if_frozen(row, campaign, tx.session)
         checked = check_answers(q, answers, complete=True)
         digest = answers_digest(checked)
         draft = _draft_row(tx, row, campaign)
@@ -1596,8 +1731,10 @@ def do_submit(
             mails = [
                 _submitted_mail(q, campaign, c, checked, version, tx.at, digest) for c in contacts
             ]
-            campaign_id = campaign.id
-            tx.after_commit(lambda: _confirmation(services, mailer, campaign_id, mails))
+            campaign_id, audited = campaign.id, f"{row.key}/{campaign.key}"
+            tx.after_commit(
+                lambda: _confirmation(services, mailer, campaign_id, mails, audited, "submitted")
+            )
     return Submission(version, tx.at, digest, tuple(m.to for m in mails))
 
 
@@ -1613,6 +1750,12 @@ def do_decline(
     del language
     reason = reason.replace("\r\n", "\n").strip()
     words = count_words(reason)
+    if has_control_characters(reason):
+        raise QuestionnaireError(
+            "questionnaire.answer",
+            "The reason holds a control character; remove it.",
+            (AnswerProblem("", "questionnaire.answer", "The reason holds a control character."),),
+        )
     if words > MAX_DECLINE_WORDS:
         raise QuestionnaireError(
             "questionnaire.too-long",
@@ -1629,12 +1772,12 @@ def do_decline(
     with services.transaction() as tx:
         row, q, campaign, _ = _by_token(tx, token)
         _not_due(row, tx.at, opening=False)
-        _refuse_if_frozen(campaign, tx.session)
+        _refuse_if_frozen(row, campaign, tx.session)
         if _submitted(_responses(tx.session, campaign)):
             raise QuestionnaireError(
-                "questionnaire.submitted",
+                "questionnaire.decline-after-submit",
                 "This campaign has submitted answers already; they stay on the record. "
-                "Send a corrected version instead.",
+                "During a correction it can submit a new version, not decline.",
             )
         campaign.state, campaign.correction_open = "declined", False
         campaign.declined_at, campaign.decline_reason = tx.at, reason
@@ -1672,34 +1815,88 @@ def do_decline(
                         )
                     )
                 mails.append(Mail(contact.email, subject, text, language=contact.language))
-            campaign_id = campaign.id
-            tx.after_commit(lambda: _confirmation(services, mailer, campaign_id, mails))
+            campaign_id, audited = campaign.id, f"{row.key}/{campaign.key}"
+            tx.after_commit(
+                lambda: _confirmation(services, mailer, campaign_id, mails, audited, "declined")
+            )
     return Declined(tx.at)
 
 
 # -- the committee after the due date -----------------------------------------------------------
 
 
+def _record_no_response(tx: Tx, row: QuestionnaireRow) -> list[str]:
+    """Record "no response" for every campaign that neither submitted nor declined by the due
+    date, dated by the due date itself (when it happened, not when it was noticed); a
+    campaign already recorded for this due date is left as it is."""
+    missing = []
+    for campaign in _campaigns(tx.session, row):
+        if campaign.state != "open" or _submitted(_responses(tx.session, campaign)):
+            continue
+        if _no_response_at(_events(tx.session, campaign), row) is not None:
+            continue
+        missing.append(campaign.key)
+        tx.session.add(
+            QuestionnaireEvent(
+                campaign_id=campaign.id,
+                at=row.due_at,
+                kind="no-response",
+                detail=f"nothing by {_row_when(row, row.due_at)}",
+            )
+        )
+    return missing
+
+
+def _no_response_at(
+    events: Sequence[QuestionnaireEvent], row: QuestionnaireRow
+) -> datetime.datetime | None:
+    """When "no response" was recorded for the current due date (a record for an earlier due
+    date, which a new version moved, does not count)."""
+    return next((e.at for e in events if e.kind == "no-response" and e.at >= row.due_at), None)
+
+
+def do_mark_no_response(services: Services, key: str) -> tuple[str, ...]:
+    """Once the due date has passed: record "no response by the due date", dated by the due
+    date, for each campaign that neither submitted nor declined (audited when it records
+    any). Idempotent: a campaign already recorded is left as it is, so running it every hour
+    (``unionvote serve --send-reminders``) records each once. Before the due date it records
+    nothing. Unlike :func:`do_close` it leaves the questionnaire open to a new version (a
+    due date moved later)."""
+    with services.transaction() as tx:
+        row, _ = _questionnaire(tx.session, key, for_update=True)
+        if tx.at < row.due_at:
+            return ()
+        missing = _record_no_response(tx, row)
+        if missing:
+            tx.audit("questionnaire.no-response", key, no_response=missing)
+    return tuple(missing)
+
+
 def do_close(services: Services, key: str) -> Closed:
-    """After the due date: record "no response" for every campaign that neither submitted
-    nor declined, and end any open correction."""
+    """After the due date: record "no response" (dated by the due date) for every campaign
+    that neither submitted nor declined, and end any open correction."""
     with services.transaction() as tx:
         row, _ = _questionnaire(tx.session, key, for_update=True)
         if row.closed_at is not None:
             raise QuestionnaireError(
-                "questionnaire.closed", f"questionnaire {key!r} was closed on {when(row.closed_at)}"
+                "questionnaire.closed",
+                f"questionnaire {key!r} was closed on {_row_when(row, row.closed_at)}",
             )
         if tx.at < row.due_at:
             raise QuestionnaireError(
                 "questionnaire.not-due",
-                f"questionnaire {key!r} is due on {when(row.due_at)}: close it after that",
+                f"questionnaire {key!r} is due on {_row_when(row, row.due_at)}: close it after "
+                "that",
             )
-        missing = []
         for campaign in _campaigns(tx.session, row):
             campaign.correction_open = False
-            if campaign.state == "open" and not _submitted(_responses(tx.session, campaign)):
-                missing.append(campaign.key)
-                _event(tx, campaign, "no-response", f"nothing by {when(row.due_at)}")
+        _record_no_response(tx, row)
+        # Every campaign without an answer by the due date, whether recorded now or already.
+        missing = [
+            c.key
+            for c in _campaigns(tx.session, row)
+            if c.state == "open" and not _submitted(_responses(tx.session, c))
+        ]
         row.closed_at = tx.at
         tx.audit("questionnaire.close", key, no_response=missing)
     return Closed(tuple(missing))
@@ -1752,7 +1949,7 @@ def _status(
     responses = _responses(session, campaign)
     submitted = _submitted(responses)
     draft = next((r for r in responses if r.status == "draft"), None)
-    no_response_at = _first(events, "no-response")
+    no_response_at = _no_response_at(events, row)
     answered_or_declined = campaign.state != "open" or bool(submitted)
     if no_response_at is None and not answered_or_declined and now >= row.due_at:
         no_response_at = row.due_at
@@ -1769,10 +1966,10 @@ def _status(
         status = "draft"
     elif opened_at is not None:
         status = "opened"
+    elif bounced_at is not None and not _mailable(session, campaign):
+        status = "bounced"  # every address bounced, even after a mail was accepted
     elif sent_at is not None:
         status = "sent"
-    elif bounced_at is not None:
-        status = "bounced"
     else:
         status = "not-sent"
     return CampaignStatus(
@@ -1826,7 +2023,9 @@ def _latest_publication(session: Session, row: QuestionnaireRow) -> PublishedQue
     )
     if pub is None:
         return None
-    return PublishedQuestionnaire(row.key, row.title, pub.name, pub.content, pub.digest, pub.at)
+    return PublishedQuestionnaire(
+        row.key, row.title, pub.name, pub.content, pub.digest, pub.at, _parsed(row).zone
+    )
 
 
 def _publication_by_digest(
@@ -1848,7 +2047,9 @@ def _publication_by_digest(
             "questionnaire.not-published",
             f"questionnaire {row.key!r} was never published with SHA-256 {sha256!r}",
         )
-    return PublishedQuestionnaire(row.key, row.title, pub.name, pub.content, pub.digest, pub.at)
+    return PublishedQuestionnaire(
+        row.key, row.title, pub.name, pub.content, pub.digest, pub.at, _parsed(row).zone
+    )
 
 
 def questionnaires(services: Services) -> tuple[QuestionnaireSummary, ...]:
@@ -1869,6 +2070,8 @@ def questionnaires(services: Services) -> tuple[QuestionnaireSummary, ...]:
                     sum(1 for c in campaigns if c.state == "declined"),
                     published.published_at if published else None,
                     zone=_parsed(row).zone,
+                    closed_at=row.closed_at,
+                    reminder_times=tuple(sorted(_parsed(row).reminder_times())),
                 )
             )
         return tuple(out)
@@ -1901,7 +2104,7 @@ def _candidates(
             PublishedCandidate(
                 key=campaign.key,
                 name=campaign.name,
-                party=campaign.party,
+                party=q.translated(campaign.party, language),
                 office=q.translated(campaign.office, language),
                 status=status,
                 submitted_at=submitted[-1].submitted_at if submitted else None,
@@ -1997,9 +2200,9 @@ def do_publish(services: Services, key: str, *, early: bool = False) -> Publishe
         if before_due and not early:
             raise QuestionnaireError(
                 "questionnaire.early",
-                f"questionnaire {key!r} is due on {when(row.due_at)}: publishing before then "
-                "would let campaigns read their rivals' answers while they still answer; "
-                "publish after the due date, or say that you publish early on purpose",
+                f"questionnaire {key!r} is due on {_row_when(row, row.due_at)}: publishing "
+                "before then would let campaigns read their rivals' answers while they still "
+                "answer; publish after the due date, or say that you publish early on purpose",
             )
         with_answers = row.policy == PUBLISH_ALL
         candidates = _candidates(tx.session, row, q, tx.at, "en", with_answers=with_answers)
@@ -2060,7 +2263,7 @@ def do_publish(services: Services, key: str, *, early: bool = False) -> Publishe
             policy=row.policy,
             early=before_due,
         )
-    return PublishedQuestionnaire(row.key, row.title, name, content, digest, tx.at)
+    return PublishedQuestionnaire(row.key, row.title, name, content, digest, tx.at, q.zone)
 
 
 def _at(value: object) -> datetime.datetime | None:
@@ -2138,7 +2341,7 @@ def published_view(
             PublishedCandidate(
                 key=entry["key"],
                 name=entry["name"],
-                party=entry["party"],
+                party=q.translated(entry["party"], language),
                 office=q.translated(entry["office"], language),
                 status=entry["status"],
                 submitted_at=_at(entry.get("submitted_at")),

@@ -10,19 +10,23 @@ pages (fpdf2 cannot split a table row across pages). A campaign that declined or
 gets its status in every cell of its column and in its block under each text question, in the
 same type as an answer, so a missing answer is never a blank.
 
-The PDF uses the standard PDF fonts (Latin-1): Spanish is fully covered; any other letter is
-printed without its accent, or as ``?`` when it has no Latin form (as the letters do).
+The PDF embeds DejaVu Sans (regular, bold, oblique), the Unicode fonts matplotlib — one of the
+project's dependencies — ships in ``mpl-data/fonts/ttf``: a candidate named "Nguyễn Thị Minh
+Khai", "Łukasz Żółć", "Γιώργος" or "Дмитрий" is printed as written (Latin with every accent,
+Greek, Cyrillic), and its text can be copied or searched in the PDF (each font carries its
+Unicode map). Only the glyphs used are embedded.
 """
 
 from __future__ import annotations
 
 import datetime
-import unicodedata
+import importlib.util
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from unionvote.domain.questionnaire import local_time
+from unionvote.domain.questionnaire import QuestionnaireError, local_time
 from unionvote.services.questionnaire import Publication, PublishedCandidate
 
 if TYPE_CHECKING:  # fpdf takes a second to import: only the PDF needs it
@@ -32,9 +36,12 @@ __all__ = ["PDF_LANGUAGES", "comparison_pdf", "pdf_name", "status_words"]
 
 PDF_LANGUAGES: Final = ("en", "es")
 _COLUMNS: Final = 4  # candidates side by side in one table
-_REPLACEMENTS: Final = str.maketrans(
-    {"—": "-", "–": "-", "’": "'", "‘": "'", "“": '"', "”": '"', "…": "...", "·": "-"}
-)
+_FONT: Final = "DejaVu"
+_FONT_FILES: Final = {
+    "": "DejaVuSans.ttf",
+    "B": "DejaVuSans-Bold.ttf",
+    "I": "DejaVuSans-Oblique.ttf",
+}
 
 
 @dataclass(frozen=True)
@@ -150,18 +157,32 @@ def _texts(language: str) -> _Texts:
     return _TEXTS.get(language, _TEXTS["en"])
 
 
-def _latin1(text: str) -> str:
-    """``text`` in the standard fonts' Latin-1: accents kept where Latin-1 has them."""
-    text = text.translate(_REPLACEMENTS)
-    out = []
-    for char in text:
-        try:
-            char.encode("latin-1")
-            out.append(char)
-        except UnicodeEncodeError:
-            base = unicodedata.normalize("NFKD", char).encode("latin-1", "ignore").decode("latin-1")
-            out.append("".join(c for c in base if not unicodedata.combining(c)) or "?")
-    return "".join(out)
+def font_directory() -> Path:
+    """Where matplotlib keeps its TrueType fonts (``mpl-data/fonts/ttf``), found without
+    importing matplotlib (a second's work the PDF does not need)."""
+    spec = importlib.util.find_spec("matplotlib")
+    locations = list(spec.submodule_search_locations or ()) if spec is not None else []
+    for location in locations:
+        directory = Path(location) / "mpl-data" / "fonts" / "ttf"
+        if all((directory / name).is_file() for name in _FONT_FILES.values()):
+            return directory
+    raise QuestionnaireError(
+        "questionnaire.pdf-font",
+        "the PDF's Unicode font (DejaVu Sans, shipped with matplotlib) was not found: "
+        "reinstall unionvote's dependencies (pip install matplotlib)",
+    )
+
+
+def _add_fonts(pdf: FPDF) -> None:
+    directory = font_directory()
+    for style, name in _FONT_FILES.items():
+        pdf.add_font(_FONT, style, str(directory / name))
+
+
+def _plain(text: str) -> str:
+    """Text as the PDF prints it: as written, but never a control character (a pasted answer
+    may hold a tab or a stray form feed, which a PDF text string would not show)."""
+    return "".join(" " if (ord(c) < 32 and c != "\n") or c == "\x7f" else c for c in text)
 
 
 def _time(value: datetime.datetime, zone: datetime.tzinfo = datetime.UTC) -> str:
@@ -199,10 +220,11 @@ class _Document:
         class _PDF(FPDF):
             def footer(self) -> None:
                 self.set_y(-12)
-                self.set_font("Helvetica", size=8)
-                self.cell(0, 6, _latin1(texts_.page.format(page=self.page_no())), align="C")
+                self.set_font(_FONT, size=8)
+                self.cell(0, 6, _plain(texts_.page.format(page=self.page_no())), align="C")
 
         self.pdf: FPDF = _PDF(orientation="landscape", unit="mm", format="letter")
+        _add_fonts(self.pdf)
         self.pdf.set_compression(compress)
         self.pdf.set_auto_page_break(True, margin=16)
         self.pdf.set_margins(14, 14, 14)
@@ -215,54 +237,54 @@ def comparison_pdf(publication: Publication, *, compress: bool = True) -> bytes:
     texts = _texts(publication.language)
     document = _Document(texts, compress)
     pdf = document.pdf
-    pdf.set_title(_latin1(publication.title))
+    pdf.set_title(_plain(publication.title))
     pdf.set_lang(publication.language)
     pdf.set_creator("unionvote questionnaire")
     pdf.add_page()
-    pdf.set_font("Helvetica", style="B", size=16)
-    pdf.multi_cell(0, 8, _latin1(publication.title), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=11)
-    pdf.multi_cell(0, 6, _latin1(texts.heading), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(_FONT, style="B", size=16)
+    pdf.multi_cell(0, 8, _plain(publication.title), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(_FONT, size=11)
+    pdf.multi_cell(0, 6, _plain(texts.heading), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
-    pdf.set_font("Helvetica", size=10)
+    pdf.set_font(_FONT, size=10)
     if publication.introduction:
-        pdf.multi_cell(0, 5, _latin1(publication.introduction), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 5, _plain(publication.introduction), new_x="LMARGIN", new_y="NEXT")
         pdf.ln(1)
     pdf.multi_cell(
         0,
         5,
-        _latin1(texts.due.format(due=_time(publication.due_at, publication.zone))),
+        _plain(texts.due.format(due=_time(publication.due_at, publication.zone))),
         new_x="LMARGIN",
         new_y="NEXT",
     )
     policy = texts.policy.get(publication.policy, "")
     if policy:
-        pdf.multi_cell(0, 5, _latin1(policy), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 5, _plain(policy), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
 
     heading = FontFace(emphasis="BOLD", fill_color=(230, 230, 230))
-    pdf.set_font("Helvetica", style="B", size=12)
-    pdf.multi_cell(0, 7, _latin1(texts.statuses), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=10)
+    pdf.set_font(_FONT, style="B", size=12)
+    pdf.multi_cell(0, 7, _plain(texts.statuses), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(_FONT, size=10)
     with pdf.table(
         col_widths=(3, 2, 2, 3), headings_style=heading, text_align="LEFT", line_height=5
     ) as table:
-        table.row([_latin1(t) for t in (texts.candidate, texts.party, texts.status, texts.when)])
+        table.row([_plain(t) for t in (texts.candidate, texts.party, texts.status, texts.when)])
         for candidate in publication.candidates:
             status = texts.status_words.get(candidate.status, candidate.status)
             table.row(
                 [
-                    _latin1(candidate.name),
-                    _latin1(candidate.party),
-                    _latin1(status),
-                    _latin1(_when(candidate, texts, publication.zone)),
+                    _plain(candidate.name),
+                    _plain(candidate.party),
+                    _plain(status),
+                    _plain(_when(candidate, texts, publication.zone)),
                 ]
             )
     notes = _notes(publication.candidates, texts, publication.zone)
     if notes:
         pdf.ln(2)
         for note in notes:
-            pdf.multi_cell(0, 5, _latin1(note), new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(0, 5, _plain(note), new_x="LMARGIN", new_y="NEXT")
 
     if publication.policy != "who-answered" and publication.questions:
         # Yes/no and choice answers are short: side by side, one row per question. A free-text
@@ -271,12 +293,12 @@ def comparison_pdf(publication: Publication, *, compress: bool = True) -> bytes:
         short = [q for q in publication.questions if q.kind != "text"]
         long = [q for q in publication.questions if q.kind == "text"]
         pdf.ln(4)
-        pdf.set_font("Helvetica", style="B", size=12)
-        pdf.multi_cell(0, 7, _latin1(texts.comparison), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(_FONT, style="B", size=12)
+        pdf.multi_cell(0, 7, _plain(texts.comparison), new_x="LMARGIN", new_y="NEXT")
         if short:
             for group in _groups(publication.candidates):
                 pdf.ln(2)
-                pdf.set_font("Helvetica", size=10)
+                pdf.set_font(_FONT, size=10)
                 with pdf.table(
                     col_widths=(3, *([3] * len(group))),
                     headings_style=heading,
@@ -285,47 +307,47 @@ def comparison_pdf(publication: Publication, *, compress: bool = True) -> bytes:
                 ) as table:
                     table.row(
                         [
-                            _latin1(texts.question),
-                            *(_latin1(f"{c.name} ({c.party})") for c in group),
+                            _plain(texts.question),
+                            *(_plain(f"{c.name} ({c.party})") for c in group),
                         ]
                     )
                     for question in short:
                         table.row(
                             [
-                                _latin1(question.text),
-                                *(_latin1(_cell(c, question.id, texts)) for c in group),
+                                _plain(question.text),
+                                *(_plain(_cell(c, question.id, texts)) for c in group),
                             ]
                         )
         for question in long:
             pdf.ln(4)
-            pdf.set_font("Helvetica", style="B", size=11)
-            pdf.multi_cell(0, 6, _latin1(question.text), new_x="LMARGIN", new_y="NEXT")
+            pdf.set_font(_FONT, style="B", size=11)
+            pdf.multi_cell(0, 6, _plain(question.text), new_x="LMARGIN", new_y="NEXT")
             for candidate in publication.candidates:
                 pdf.ln(1)
-                pdf.set_font("Helvetica", style="B", size=10)
+                pdf.set_font(_FONT, style="B", size=10)
                 pdf.multi_cell(
                     0,
                     5,
-                    _latin1(f"{candidate.name} ({candidate.party})"),
+                    _plain(f"{candidate.name} ({candidate.party})"),
                     new_x="LMARGIN",
                     new_y="NEXT",
                 )
-                pdf.set_font("Helvetica", size=10)
+                pdf.set_font(_FONT, size=10)
                 pdf.multi_cell(
                     0,
                     5,
-                    _latin1(_cell(candidate, question.id, texts)),
+                    _plain(_cell(candidate, question.id, texts)),
                     new_x="LMARGIN",
                     new_y="NEXT",
                 )
         _earlier(pdf, publication, texts)
     if publication.published is not None:
         pdf.ln(4)
-        pdf.set_font("Helvetica", size=8)
+        pdf.set_font(_FONT, size=8)
         pdf.multi_cell(
             0,
             4,
-            _latin1(
+            _plain(
                 texts.published.format(
                     name=publication.published.name, sha256=publication.published.sha256
                 )
@@ -353,8 +375,8 @@ def _earlier(pdf: FPDF, publication: Publication, texts: _Texts) -> None:
     zone = publication.zone
     questions = {q.id: q.text for q in publication.questions}
     pdf.ln(4)
-    pdf.set_font("Helvetica", style="B", size=12)
-    pdf.multi_cell(0, 7, _latin1(texts.earlier_heading), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(_FONT, style="B", size=12)
+    pdf.multi_cell(0, 7, _plain(texts.earlier_heading), new_x="LMARGIN", new_y="NEXT")
     for candidate in corrected:
         for index, (version, answers) in enumerate(
             zip(candidate.earlier_versions, candidate.earlier_answers, strict=True)
@@ -369,20 +391,20 @@ def _earlier(pdf: FPDF, publication: Publication, texts: _Texts) -> None:
                 replaced=_time(replaced, zone) if replaced is not None else "",
             )
             pdf.ln(2)
-            pdf.set_font("Helvetica", style="B", size=10)
-            pdf.multi_cell(0, 5, _latin1(label), new_x="LMARGIN", new_y="NEXT")
+            pdf.set_font(_FONT, style="B", size=10)
+            pdf.multi_cell(0, 5, _plain(label), new_x="LMARGIN", new_y="NEXT")
             for answer in answers:
-                pdf.set_font("Helvetica", style="I", size=10)
+                pdf.set_font(_FONT, style="I", size=10)
                 pdf.multi_cell(
                     0,
                     5,
-                    _latin1(questions.get(answer.question_id, answer.question_id)),
+                    _plain(questions.get(answer.question_id, answer.question_id)),
                     new_x="LMARGIN",
                     new_y="NEXT",
                 )
-                pdf.set_font("Helvetica", size=10)
+                pdf.set_font(_FONT, size=10)
                 pdf.multi_cell(
-                    0, 5, _latin1(answer.display or texts.no_answer), new_x="LMARGIN", new_y="NEXT"
+                    0, 5, _plain(answer.display or texts.no_answer), new_x="LMARGIN", new_y="NEXT"
                 )
 
 

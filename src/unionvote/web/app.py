@@ -8,10 +8,12 @@ committee's and trustees' pages (``routes/committee.py``, ``routes/trustee.py``)
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import mimetypes
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Final
 
@@ -28,6 +30,7 @@ from unionvote.mail import Mail, Mailer, MailError, SMTPMailer
 from unionvote.services.board import BoardVerifier
 from unionvote.services.context import Services
 from unionvote.services.process import load_process
+from unionvote.services.questionnaire_schedule import ReminderScheduler
 from unionvote.storage.database import Database
 from unionvote.web.errors import install_error_handlers
 from unionvote.web.i18n import Catalogs, choose_language, load_catalogs, using
@@ -153,6 +156,20 @@ def _process(services: Services) -> Process | None:
         return None
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The background work that lives as long as the server: the questionnaires' reminders
+    (opt-in, ``UNIONVOTE_QUESTIONNAIRE_REMINDERS``)."""
+    scheduler: ReminderScheduler | None = app.state.questionnaire_scheduler
+    if scheduler is not None:
+        scheduler.start()
+    try:
+        yield
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
+
+
 def create_app(settings: WebSettings, *, services: Services | None = None) -> FastAPI:
     """The website over ``settings.database_url`` (or the given ``services``, for tests)."""
     if services is None:
@@ -169,6 +186,7 @@ def create_app(settings: WebSettings, *, services: Services | None = None) -> Fa
         ),
         docs_url=None,
         redoc_url=None,
+        lifespan=_lifespan,
     )
     catalogs = load_catalogs()
     app.state.settings = settings
@@ -180,6 +198,16 @@ def create_app(settings: WebSettings, *, services: Services | None = None) -> Fa
     # (the questionnaire's links and confirmations); the quiet wrapper is for one-time codes.
     app.state.mail_server = (
         app.state.mailer.mailer if isinstance(app.state.mailer, QuietMailer) else app.state.mailer
+    )
+    app.state.questionnaire_scheduler = (
+        ReminderScheduler(
+            services,
+            app.state.mail_server,
+            base_url=settings.public_url or "",
+            hour=settings.questionnaire_reminder_hour,
+        )
+        if settings.questionnaire_reminders and app.state.mail_server is not None
+        else None
     )
     app.state.process = lambda: _process(services)
     app.state.verifier = BoardVerifier(

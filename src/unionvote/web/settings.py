@@ -53,6 +53,12 @@ class WebSettings(BaseSettings):
     """The site's address as members and campaigns reach it (``https://vote.example.org``):
     every link the site emails is made from it, never from the request's Host header.
     Outside ``dev`` the site refuses to email a link without it."""
+    questionnaire_reminders: bool = False
+    """Send the candidate questionnaires' reminders from the web server, daily (and once at
+    start-up), and record "no response" when a due date passes: for a site without cron
+    (``unionvote serve --send-reminders``). Needs the mail server and ``public_url``."""
+    questionnaire_reminder_hour: int = Field(default=9, ge=0, le=23)
+    """The hour (0-23, in each questionnaire's own zone) the daily reminders go."""
     verify_board: bool = True
     """Verify each stage's record in the background when its board is shown and it grew."""
     board_check_interval_seconds: int = Field(default=15 * 60, ge=60)
@@ -87,6 +93,17 @@ class WebSettings(BaseSettings):
                     "https://vote.example.org"
                 )
             self.public_url = url
+        if self.questionnaire_reminders:
+            if self.smtp_host is None:
+                raise UnionVoteError(
+                    "UNIONVOTE_QUESTIONNAIRE_REMINDERS (--send-reminders) needs the mail "
+                    "server: set UNIONVOTE_SMTP_HOST"
+                )
+            if self.public_url is None:
+                raise UnionVoteError(
+                    "UNIONVOTE_QUESTIONNAIRE_REMINDERS (--send-reminders) needs the site's "
+                    "address for the links it emails: set UNIONVOTE_PUBLIC_URL"
+                )
         return self
 
     @property

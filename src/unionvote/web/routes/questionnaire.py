@@ -31,10 +31,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from unionvote.domain.questionnaire import (
+    MAX_ANSWER_CHARS,
     AnswerProblem,
     QuestionnaireError,
     QuestionnaireFileError,
     count_words,
+    has_control_characters,
     local_time,
 )
 from unionvote.errors import UnionVoteError
@@ -42,6 +44,7 @@ from unionvote.mail import Mailer
 from unionvote.services.context import Services
 from unionvote.services.questionnaire import (
     MAX_DECLINE_WORDS,
+    REPLACED_LINK,
     AnswerForm,
     CampaignInput,
     ContactInput,
@@ -141,6 +144,7 @@ def _event_words() -> dict[str, str]:
         "send-failed": _("Not sent (temporary failure; sent again next time)"),
         "contact-added": _("Contact added"),
         "contact-replaced": _("Address replaced"),
+        "bounce-cleared": _("Address works again (bounce cleared)"),
     }
 
 
@@ -235,12 +239,55 @@ def _link_refusals() -> dict[str, tuple[int, str]]:
             409,
             _("Your campaign declined this questionnaire. Nothing was changed."),
         ),
+        "questionnaire.decline-after-submit": (
+            409,
+            _(
+                "Your campaign has submitted answers already: during a correction you can "
+                "submit a new version, not decline. Nothing was changed."
+            ),
+        ),
         "questionnaire.unknown": (404, _("There is no such questionnaire.")),
     }
 
 
+def _dated_refusal(error: QuestionnaireError) -> str | None:
+    """The refusal with the time it names (the due date, when the link was replaced, when the
+    answers were submitted or the campaign declined), in the questionnaire's zone; None when
+    the refusal names no time."""
+    if error.at is None:
+        return None
+    at = _time(error.at, error.zone)
+    if error.check == "questionnaire.expired" and error.detail.startswith(REPLACED_LINK):
+        return _(
+            "This link was replaced by a newer one on %(at)s. Use the link in the latest email "
+            "from the committee."
+        ) % {"at": at}
+    if error.check == "questionnaire.expired":
+        return _(
+            "This link has expired: the questionnaire was due on %(at)s. Answers are no longer "
+            "accepted."
+        ) % {"at": at}
+    if error.check == "questionnaire.due":
+        return _(
+            "The questionnaire was due on %(at)s: answers are no longer accepted. Nothing was "
+            "saved."
+        ) % {"at": at}
+    if error.check == "questionnaire.submitted":
+        return _(
+            "Your answers were submitted on %(at)s and are frozen. Nothing was changed. To "
+            "correct them, ask the committee to open a correction."
+        ) % {"at": at}
+    if error.check == "questionnaire.declined":
+        return _(
+            "Your campaign declined this questionnaire on %(at)s. Nothing was changed. To answer "
+            "after all, ask the committee to reopen it for you."
+        ) % {"at": at}
+    return None
+
+
 def _refused(request: Request, error: QuestionnaireError) -> Response:
     status, message = _link_refusals().get(error.check, (422, error.detail))
+    message = _dated_refusal(error) or message
     response = _page(
         request, "questionnaire/refused.html", {"message": message, "check": error.check}, status
     )
@@ -249,6 +296,15 @@ def _refused(request: Request, error: QuestionnaireError) -> Response:
 
 
 def _problem_message(check: str, kind: str, value: str, max_words: int | None) -> str:
+    if has_control_characters(value):
+        return _(
+            "This answer holds a control character (one pasted from another program, perhaps): "
+            "remove it."
+        )
+    if check == "questionnaire.too-long" and count_words(value) <= (max_words or 0):
+        return _(
+            "This answer is %(chars)d characters long; at most %(limit)d are allowed. Shorten it."
+        ) % {"chars": len(value), "limit": MAX_ANSWER_CHARS}
     if check == "questionnaire.too-long":
         return _("This answer has %(words)d words; at most %(limit)d are allowed. Shorten it.") % {
             "words": count_words(value),
@@ -349,7 +405,6 @@ async def post_answers(request: Request, token: str, services: ServicesDep, lang
                 "kind": "submitted",
                 "link": _link_mark(token),
                 "version": submission.version,
-                "at": _time(submission.submitted_at),
                 "at_iso": submission.submitted_at.isoformat(),
                 "digest": submission.digest,
                 "to": list(submission.confirmation_to),
@@ -359,7 +414,6 @@ async def post_answers(request: Request, token: str, services: ServicesDep, lang
             request.session[_FORM_NOTICE] = {
                 "kind": "draft",
                 "link": _link_mark(token),
-                "at": _time(saved.saved_at),
                 "at_iso": saved.saved_at.isoformat(),
                 "answered": saved.answered,
                 "total": saved.total,
@@ -427,7 +481,6 @@ def decline(
     request.session[_FORM_NOTICE] = {
         "kind": "declined",
         "link": _link_mark(token),
-        "at": _time(declined.declined_at),
         "at_iso": declined.declined_at.isoformat(),
     }
     return RedirectResponse(f"/questionnaire/answer/{token}#top", status_code=303)
@@ -706,7 +759,10 @@ def _reminder_words(report: SendReport) -> str:
                     "Not reminded: %(count)d, because no reminder day has come yet; the next "
                     "is on %(at)s."
                 )
-                % {"count": report.not_due_yet, "at": _time(report.next_reminder_at)}
+                % {
+                    "count": report.not_due_yet,
+                    "at": _time(report.next_reminder_at, report.zone),
+                }
             )
         else:
             words.append(
@@ -720,7 +776,8 @@ def _reminder_words(report: SendReport) -> str:
         )
         if report.next_reminder_at is not None:
             words.append(
-                _("The next reminder day is %(at)s.") % {"at": _time(report.next_reminder_at)}
+                _("The next reminder day is %(at)s.")
+                % {"at": _time(report.next_reminder_at, report.zone)}
             )
     return " ".join(words)
 
@@ -844,10 +901,17 @@ def _field_message(problem: AnswerProblem) -> str:
         return _("This is needed.")
     if check == "too-long":
         return _("This is too long.")
+    if check == "unknown-party":
+        return _(
+            "This party is not one of those the questionnaire's file lists (its parties): "
+            "check the spelling, or add the party to the file."
+        )
     if check == "duplicate":
         return _("This address is already a contact of this campaign.")
     if check == "same":
         return _("The new address is the same as the old one.")
+    if check == "invalid" and field in ("name", "party", "office", "contact-name-0"):
+        return _("This holds a control character (pasted from another program?): retype it.")
     if field.startswith("contact-email") or field == "email":
         return _("Enter an email address, such as name@example.org.")
     if field.startswith("contact-language"):
@@ -1002,10 +1066,16 @@ def change_contact(
             }
         else:
             do_replace_contact(acting, key, candidate, email, new_email, detail="replaced")
-            notice = _(
-                "%(old)s is replaced by %(new)s. The next sending of the personal links goes "
-                "to the new address."
-            ) % {"old": email.strip(), "new": new_email.strip()}
+            same = new_email.strip().lower() == email.strip().lower()
+            notice = (
+                _("%(email)s works again: it is mailed from now on.") % {"email": email.strip()}
+                if same
+                else _(
+                    "%(old)s is replaced by %(new)s. The next sending of the personal links goes "
+                    "to the new address."
+                )
+                % {"old": email.strip(), "new": new_email.strip()}
+            )
     except QuestionnaireError as error:
         ids = {"contact-email-0": input_id, "email": input_id}
         return _field_refusal(request, services, who, key, error, ids, {input_id: new_email})
