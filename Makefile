@@ -24,8 +24,13 @@ lint: setup
 	$(BIN)/mypy src/unionvote
 	$(BIN)/lint-imports
 
+# A quick pass of every benchmark (small sizes, nothing written; a few minutes).
 bench: setup
-	$(BIN)/python -m bench.verify_vs_belenios --ballots 1000
+	$(BIN)/python -m bench.run
+
+# Every benchmark at the full sizes of issue 5 (hours; by hand); each appends to BENCHMARKS.md.
+bench-scale: setup
+	$(BIN)/python -m bench.run --scale
 
 demo: setup
 	$(BIN)/unionvote demo --out demo-out --replace

@@ -46,10 +46,8 @@ import platform
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,60 +58,22 @@ from rich.status import Status
 from rich.table import Table
 
 import unionvote
+from bench.common import (
+    BENCHMARKS,
+    INTRO,
+    REPO,
+    Run,
+    cpu_model,
+    git_describe,
+    idlest_cpu,
+    loadavg,
+    run_measured,
+)
 from bench.records import BuiltRecord, RecordSpec, build_record, tampered_copy
 from unionvote.record.archive import ArchiveReader
 
-REPO = Path(__file__).resolve().parent.parent
-BENCHMARKS = REPO / "BENCHMARKS.md"
 UNIONVOTE = Path(sys.executable).with_name("unionvote")
 CHROOTS = Path(os.environ.get("BELENIOS_CHROOT_DIR", "/var/tmp/belenios-chroots"))
-
-INTRO = """\
-# Benchmarks
-
-Figures measured on this 2-core machine; ratios are measured side by side in one run (the tools
-alternate, each pinned to one core), so they hold better than the absolute figures, which
-depend on what else the machine is doing (the load average is recorded with each run). Each
-section names the command that produced it; re-run it to refresh the figures.
-"""
-
-
-# -- measuring one process ---------------------------------------------------------------------
-
-
-@dataclass
-class Run:
-    wall: float
-    cpu: float
-    maxrss_kb: int
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def last_line(self) -> str:
-        lines = [line for line in (self.stdout + self.stderr).splitlines() if line.strip()]
-        return lines[-1] if lines else ""
-
-
-def run_measured(argv: Sequence[str], *, cwd: Path | None = None) -> Run:
-    """Spawn ``argv``, wait for it with ``os.wait4`` and return its times and peak memory."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        process = subprocess.Popen(argv, stdout=out, stderr=err, cwd=cwd)
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return Run(
-            wall=wall,
-            cpu=usage.ru_utime + usage.ru_stime,
-            maxrss_kb=usage.ru_maxrss,  # kilobytes on Linux
-            returncode=process.returncode,
-            stdout=out.read().decode(errors="replace"),
-            stderr=err.read().decode(errors="replace"),
-        )
 
 
 @dataclass
@@ -198,60 +158,6 @@ def sample_ballots(record: Path, count: int) -> list[tuple[int, bytes]]:
     return [(i + 1, ballots[i]) for i in picked if ballots[i] is not None]  # type: ignore[misc]
 
 
-# -- machine -----------------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def git_describe() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "src"], cwd=REPO, capture_output=True, text=True
-        ).stdout.strip()
-    except OSError:
-        return "unknown"
-    return f"{head}{' + uncommitted changes in src/' if dirty else ''}" if head else "unknown"
-
-
-def _idle_ticks() -> dict[int, int]:
-    ticks: dict[int, int] = {}
-    for line in Path("/proc/stat").read_text().splitlines():
-        name, *fields = line.split()
-        if name.startswith("cpu") and name[3:].isdigit():
-            ticks[int(name[3:])] = int(fields[3]) + int(fields[4])  # idle + iowait
-    return ticks
-
-
-def idlest_cpu() -> int:
-    """The allowed core with the most idle time over the next half second."""
-    allowed = sorted(os.sched_getaffinity(0))
-    try:
-        before = _idle_ticks()
-        time.sleep(0.5)
-        after = _idle_ticks()
-    except (OSError, ValueError, IndexError):
-        return allowed[0]
-    return max(allowed, key=lambda c: (after.get(c, 0) - before.get(c, 0), -c))
-
-
-def loadavg() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "?"
-
-
 # -- the benchmark -------------------------------------------------------------------------------
 
 
@@ -332,14 +238,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "ours",
             "unionvote verify",
             "chain, trustees, every ballot (signature, proofs), tally, decryptions, result",
-            [*pin, str(UNIONVOTE), "verify", str(record.path)],
+            [*pin, str(UNIONVOTE), "verify", "--workers", "1", str(record.path)],
             n,
         ),
         Subject(
             "ours_setup",
             "unionvote verify, setup-only cut",
             "start-up + setup",
-            [*pin, str(UNIONVOTE), "verify", str(setup_only)],
+            [*pin, str(UNIONVOTE), "verify", "--workers", "1", str(setup_only)],
             0,
         ),
     ]

@@ -54,6 +54,45 @@ def test_power_product_equals_plain(p: GroupElement, v: int, a: GroupElement, c:
     )
 
 
+@settings(max_examples=200, deadline=None)
+@given(p=st.sampled_from((g, g**5)) | points, v=scalars, a=points, c=scalars)
+def test_the_constant_time_product_equals_plain(
+    p: GroupElement, v: int, a: GroupElement, c: int
+) -> None:
+    """Proofs are made with ``secret=True``: libdecaf's constant-time two-point multiplication,
+    even for the generator; the same bytes as libsodium's."""
+    assert (
+        fast.power_product(p, v, a, c, secret=True).to_bytes()
+        == fast.plain_power_product(p, v, a, c).to_bytes()
+    )
+
+
+def test_making_a_proof_never_takes_the_variable_time_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Which branches of a 0/1 proof are simulated is the voter's choice: making a ballot must
+    never call libdecaf's variable-time multiplication (its time depends on the scalars)."""
+    from unionvote.crypto.proofs import prove_or
+
+    decaf = fast._library()
+    assert decaf is not None
+    calls: list[str] = []
+    original = decaf.base_double
+
+    def spy(*args: object) -> None:
+        calls.append("variable-time")
+        original(*args)
+
+    monkeypatch.setattr(decaf, "base_double", spy)
+    y = g**1234
+    for known in (0, 1):
+        alpha, beta = g**77, y**77 * g**known
+        prove_or("p", (g, y), [(alpha, beta), (alpha, beta / g)], known, 77)
+    assert calls == []
+    fast.double_base(3, 5, y)  # checking does use it
+    assert calls == ["variable-time"]
+
+
 @pytest.mark.parametrize("c", [0, Q, 2 * Q])
 def test_zero_challenge_is_right(c: int) -> None:
     """libdecaf 1.0.2's variable-time double multiplication is wrong when the second scalar is
@@ -117,3 +156,45 @@ def test_missing_library_warns_once_and_falls_back(monkeypatch: pytest.MonkeyPat
         monkeypatch.undo()
         fast._library.cache_clear()
     assert fast.arithmetic() == "libdecaf"
+
+
+weights = st.one_of(st.none(), st.sampled_from((0, 1, 2, Q - 1)), st.integers(1, 10**9))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(points, weights), max_size=8), st.integers(0, 8))
+def test_point_product_equals_plain(
+    factors: list[tuple[GroupElement, int | None]], cut: int
+) -> None:
+    """Π P_i^(w_i), split in two and merged, is byte-identical to libsodium's product."""
+    plain = IDENTITY
+    first, second = fast.PointProduct(), fast.PointProduct()
+    for n, (p, w) in enumerate(factors):
+        plain = plain * (p if w is None else p**w)
+        (first if n < cut else second).multiply(p.to_bytes(), w)
+    second.merge(first)
+    assert second.value().to_bytes() == plain.to_bytes()
+    assert second.value() == plain
+
+
+def test_point_product_of_nothing_or_identities_is_the_identity() -> None:
+    product = fast.PointProduct()
+    assert product.value() is IDENTITY
+    product.multiply(IDENTITY.to_bytes())
+    product.multiply(IDENTITY.to_bytes(), 5)
+    assert product.value() is IDENTITY
+    product.multiply((g**5).to_bytes())
+    product.multiply((g ** (Q - 5)).to_bytes())
+    assert product.value() is IDENTITY
+
+
+def test_point_product_refuses_what_is_not_a_point() -> None:
+    not_a_point = bytes.fromhex("02" + "00" * 31)
+    while sodium.crypto_core_ed25519_is_valid_point(not_a_point):  # pragma: no cover
+        not_a_point = bytes([not_a_point[0] + 1]) + not_a_point[1:]
+    for enabled in (True, False):
+        fast.set_enabled(enabled)
+        with pytest.raises(EncodingError):
+            fast.PointProduct().multiply(not_a_point)
+        with pytest.raises(EncodingError):
+            fast.PointProduct().multiply(b"short")

@@ -7,7 +7,7 @@ import json
 import random
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from unionvote.crypto.credentials import PrivateCredential
@@ -99,6 +99,81 @@ def test_the_decrypted_tally_is_the_weighted_sum_of_any_split(
     assert (second.count, second.total_weight) == (whole.count, whole.total_weight)
     assert (whole.count, whole.total_weight) == (len(votes), sum(weights))
     assert decrypt(whole.tally, whole.total_weight) == expected(picked, weights)
+
+
+def _plain_tally(picked: list[int], weights: list[int | None]):
+    """The definition: each ciphertext raised to its weight and multiplied with libsodium."""
+    from unionvote.crypto.elgamal import ZERO_CIPHERTEXT
+
+    rows = [[ZERO_CIPHERTEXT] * q.shape.ciphertexts for q in QUESTIONS]
+    for i, weight in zip(picked, weights, strict=True):
+        for row, answer in zip(rows, BALLOTS[i].answers, strict=True):
+            for j, c in enumerate(answer.choices):
+                row[j] = row[j] * (c if weight is None else c**weight)
+    return rows
+
+
+@pytest.fixture(params=["libdecaf", "libsodium"])
+def arithmetic(request: pytest.FixtureRequest):
+    from unionvote.crypto import fast
+
+    if request.param == "libdecaf" and fast.arithmetic() != "libdecaf":
+        pytest.skip("libdecaf0 is not installed (CI installs it)")
+    fast.set_enabled(request.param == "libdecaf")
+    yield request.param
+    fast.set_enabled(None)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, len(CHOICES) - 1), st.integers(1, 6)), min_size=0, max_size=6
+    ),
+    st.integers(0, 6),
+    st.booleans(),
+)
+def test_stored_ballots_tally_as_parsed_ones_on_both_paths(
+    arithmetic: str, votes: list[tuple[int, int]], cut: int, weighted: bool
+) -> None:
+    """The tally from stored bytes (the service's) equals the parsed ballots' and the plain
+    definition, however split, merged and carried between processes (pickled)."""
+    import pickle
+
+    picked = [i for i, _ in votes]
+    weights: list[int | None] = [w if weighted else None for _, w in votes]
+    parsed = TallyAccumulator(QUESTIONS)
+    first, second = TallyAccumulator(QUESTIONS), TallyAccumulator(QUESTIONS)
+    for n, (i, weight) in enumerate(zip(picked, weights, strict=True)):
+        parsed.add(BALLOTS[i], weight)
+        (first if n < cut else second).add_stored(BALLOTS[i].to_bytes(), weight)
+    carried = pickle.loads(pickle.dumps(first))
+    second.merge(carried)
+    assert second.tally == parsed.tally == _plain_tally(picked, weights)
+    assert (second.count, second.total_weight) == (parsed.count, parsed.total_weight)
+
+
+def test_a_stored_ballot_of_the_wrong_shape_is_refused_and_adds_nothing() -> None:
+    accumulator = TallyAccumulator(QUESTIONS)
+    accumulator.add_stored(BALLOTS[0].to_bytes(), None)
+    before = (accumulator.tally, accumulator.count, accumulator.total_weight)
+    short = json.loads(BALLOTS[1].to_bytes())
+    short["answers"] = short["answers"][:1]
+    with pytest.raises(ElectionError, match="does not fit the questions"):
+        accumulator.add_stored(json.dumps(short).encode(), None)
+    broken = json.loads(BALLOTS[1].to_bytes())
+    broken["answers"][0]["choices"][0]["alpha"] = "zz"
+    with pytest.raises(ElectionError, match="unreadable"):
+        accumulator.add_stored(json.dumps(broken).encode(), None)
+    with pytest.raises(ElectionError, match="unreadable"):
+        accumulator.add_stored(b"not json", None)
+    assert (accumulator.tally, accumulator.count, accumulator.total_weight) == before
+
+
+def test_accumulators_of_other_questions_do_not_merge() -> None:
+    with pytest.raises(ElectionError, match="different questions"):
+        TallyAccumulator(QUESTIONS).merge(TallyAccumulator(QUESTIONS[:1]))
 
 
 def test_any_two_threshold_trustees_give_the_same_counts() -> None:

@@ -331,6 +331,40 @@ def test_revote_replaces_and_replay_is_recorded_once(database: Database) -> None
         ]
 
 
+def test_a_cast_rolled_back_after_its_chunk_was_written_leaves_the_chain_whole(
+    database: Database, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """The head event this process caches for the next append belongs to a transaction that
+    may still roll back: the next cast must continue from the committed head, not from it."""
+    from unionvote.services import context as context_module
+    from unionvote.services.elections import export_record
+    from unionvote.verify import verify_record
+
+    vote = make_vote(database)
+    vote.cast(0, (A, JOBS))
+    before = snapshot(database)
+    original = context_module.Tx.audit
+
+    def failing_audit(self, action: str, *args, **kwargs) -> None:
+        if action == "ballot.cast":
+            raise RuntimeError("the disk is full")
+        original(self, action, *args, **kwargs)
+
+    monkeypatch.setattr(context_module.Tx, "audit", failing_audit)
+    with pytest.raises(RuntimeError, match="disk is full"):
+        vote.cast(1, (B, NONE))
+    monkeypatch.setattr(context_module.Tx, "audit", original)
+    assert snapshot(database) == before
+    vote.cast(2, (C, JOBS_HEALTH))
+    vote.cast(1, (B, NONE))
+    status = election_status(vote.services, STAGE)
+    assert (status.ballots_received, status.counted, status.height) == (3, 3, 3)
+    do_close(vote.services, STAGE)
+    exported = export_record(vote.services, STAGE, tmp_path / "record.bel")
+    report = verify_record(exported.path)
+    assert report.ok, report.verdict()
+
+
 def test_unknown_credential_is_refused(database: Database) -> None:
     vote = make_vote(database)
     stranger = PrivateCredential.generate(random.Random(5).randrange)

@@ -27,6 +27,7 @@ from unionvote.crypto.decryption import PartialDecryption
 from unionvote.crypto.encoding import sha256_b64
 from unionvote.domain.election import ElectionBox
 from unionvote.domain.tally import DecryptionRequest, Subtallies, TrusteeDecryption
+from unionvote.services import elections as elections_service
 from unionvote.services.elections import (
     PENDING_SUBTALLIES_FILE,
     SUBTALLIES_FILE,
@@ -41,6 +42,7 @@ from unionvote.services.elections import (
 from unionvote.storage.database import Database
 from unionvote.storage.models import PublishedFile, StageRow
 from unionvote.verify import verify_record
+from unionvote.verify.engine import open_engine
 
 #: (state, local) of each member: with a minimum of 3, MI shows and OH joins the small states;
 #: within MI, local 12 is small so local 9 joins it.
@@ -193,6 +195,30 @@ def test_result_subtallies_and_the_record_equal_election_box(
     assert report.result == expected and report.ballots_counted == 14
     with database.transaction() as session:
         assert session.scalar(select(StageRow.status).where(StageRow.key == STAGE)) == "decrypted"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_tally_split_over_processes_is_the_same_record(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """Batches of 3 ballots multiplied in two worker processes (or here), merged per group:
+    the record and the subtallies are byte for byte those of one pass in ``ElectionBox``."""
+    monkeypatch.setattr(elections_service, "_TALLY_BATCH", 3)
+    vote = make_vote(database, roll=ROLL)
+    raws = cast_all(vote, VOTES)
+    do_close(vote.services, STAGE)
+    done: list[int] = []
+    with open_engine(workers=workers) as engine:
+        summary = do_tally(vote.services, STAGE, engine=engine, progress=done.append)
+    assert (summary.num_tallied, summary.aggregates) == (14, 4)
+    assert sum(done) == 14
+    files = decrypt(vote)
+    do_compute_result(vote.services, STAGE)
+    exported = export_record(vote.services, STAGE, tmp_path / "service.bel")
+    assert exported.path.read_bytes() == box_record(vote, tmp_path / "box.bel", raws, files)
+    subtallies = Subtallies.from_bytes(published(database, SUBTALLIES_FILE) or b"")
+    assert sum(a.ballots for a in subtallies.dimensions[0].aggregates) == 14
+    assert verify_record(exported.path).ok
 
 
 def test_a_weighted_election_without_breakdowns(database: Database, tmp_path: Path) -> None:

@@ -400,7 +400,7 @@ def test_belenios_sid_rejects_a_replayed_ballot(
     assert code != 0 and "DuplicateBallot" in output, output
 
 
-# -- the process pool (verify/ballots.py) gives the in-process report --------------------------
+# -- the process pool (verify/engine.py) gives the in-process report ---------------------------
 
 
 @pytest.mark.parametrize("batch_size", [1, 4])

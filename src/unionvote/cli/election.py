@@ -4,7 +4,10 @@ result and export the record for anyone to verify."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +31,7 @@ from unionvote.services.elections import (
 )
 from unionvote.services.process import load_process, stage_row
 from unionvote.services.trustees import election_trustees, server_partial_decryption
+from unionvote.verify.engine import EngineError, open_engine
 
 __all__ = ["app"]
 
@@ -113,11 +117,45 @@ def close(stage: StageArg) -> None:
     _print_status(status)
 
 
+@contextlib.contextmanager
+def _engine_errors() -> Iterator[None]:
+    """A cluster that cannot be reached (or loses its workers): one plain line, exit 1."""
+    try:
+        yield
+    except EngineError as error:
+        fail(str(error))
+
+
 @app.command()
-def tally(stage: StageArg) -> None:
+def tally(
+    stage: StageArg,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes multiplying the ballots together: default one per core; 1 does it "
+            "in this process. The tally is the same either way.",
+            show_default=False,
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Multiply the ballots on a Dask cluster instead, e.g. tcp://10.0.0.5:8786 "
+            "(see docs/cluster.md). The tally is the same.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
     """Compute the encrypted tally and the encrypted results by group (state, local)."""
+    if workers is not None and scheduler is not None:
+        console.print(
+            "[red]Give --workers (processes of this machine) or --scheduler (a Dask cluster), "
+            "not both.[/red]"
+        )
+        raise typer.Exit(2)
     services = open_services()
-    with errors():
+    with errors(), _engine_errors():
         total = election_status(services, stage).counted
         columns = (
             TextColumn("Tallying"),
@@ -125,9 +163,14 @@ def tally(stage: StageArg) -> None:
             MofNCompleteColumn(),
             TimeRemainingColumn(),
         )
-        with Progress(*columns, console=console, transient=True) as progress:
+        with (
+            open_engine(workers=workers or os.cpu_count() or 1, scheduler=scheduler) as engine,
+            Progress(*columns, console=console, transient=True) as progress,
+        ):
             task = progress.add_task("tally", total=total)
-            summary = do_tally(services, stage, progress=lambda n: progress.advance(task, n))
+            summary = do_tally(
+                services, stage, progress=lambda n: progress.advance(task, n), engine=engine
+            )
     console.print(
         f"Tallied {summary.num_tallied:,} ballots (total weight {summary.total_weight:,}); "
         f"{summary.aggregates} group aggregates. Next: `unionvote election "

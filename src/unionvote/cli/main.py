@@ -39,6 +39,12 @@ from unionvote.services.audit import audit_log
 from unionvote.services.demo import run_demo
 from unionvote.services.process import do_init_process
 from unionvote.verify import CHECKS, Report, verify_record
+from unionvote.verify.engine import (
+    CONNECT_TIMEOUT,
+    Engine,
+    EngineError,
+    open_engine,
+)
 from unionvote.verify.lookup import find_ballot
 
 app = typer.Typer(
@@ -114,15 +120,50 @@ def verify(
             show_default=False,
         ),
     ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Check the ballots on a Dask cluster instead, e.g. tcp://10.0.0.5:8786 "
+            "(see docs/cluster.md). The report is the same.",
+            show_default=False,
+        ),
+    ] = None,
+    scheduler_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            help="Seconds to reach the --scheduler before giving up.",
+        ),
+    ] = CONNECT_TIMEOUT,
 ) -> None:
     """Re-check every ballot, proof, signature, chain link, the tally and the result.
 
     Exits 0 only when every check passes; the last line is the verdict.
+
+    Exits 2 when the record cannot be checked at all (a missing file, an unreachable cluster).
     """
+    if workers is not None and scheduler is not None:
+        typer.echo(
+            "unionvote verify: ERROR: give --workers (processes of this machine) or "
+            "--scheduler (a Dask cluster), not both",
+            err=True,
+        )
+        raise typer.Exit(2)
     if not record.is_file():
         typer.echo(f"unionvote verify: ERROR: no such file: {record}", err=True)
         raise typer.Exit(2)
-    report = _verify_with_progress(record, workers or os.cpu_count() or 1)
+    try:
+        with open_engine(
+            workers=1 if scheduler is not None else workers or os.cpu_count() or 1,
+            scheduler=scheduler,
+            connect_timeout=scheduler_timeout,
+        ) as engine:
+            if scheduler is not None:
+                error_console.print(f"Checking the ballots on {engine.describe()}.")
+            report = _verify_with_progress(record, engine)
+    except EngineError as error:
+        typer.echo(f"unionvote verify: ERROR: {error}", err=True)
+        raise typer.Exit(2) from None
     if as_json:
         typer.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     else:
@@ -298,7 +339,7 @@ def demo(
     raise typer.Exit(0 if ok else 1)
 
 
-def _verify_with_progress(record: Path, workers: int) -> Report:
+def _verify_with_progress(record: Path, engine: Engine) -> Report:
     """``verify_record`` with a progress bar over the archive's bytes (on standard error, so
     that ``--json`` output stays clean; nothing is drawn when it is not a terminal)."""
     columns = (
@@ -311,7 +352,7 @@ def _verify_with_progress(record: Path, workers: int) -> Report:
         task = bar.add_task("verify", total=record.stat().st_size, ballots=0)
         return verify_record(
             record,
-            workers=workers,
+            engine=engine,
             progress=lambda ballots, done: bar.update(task, completed=done, ballots=ballots),
         )
 

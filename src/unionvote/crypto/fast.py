@@ -37,11 +37,13 @@ import os
 import warnings
 from typing import Final
 
+from unionvote.crypto.errors import EncodingError
 from unionvote.crypto.group import IDENTITY, GroupElement, Q, g
 
 __all__ = [
     "ENVIRONMENT_VARIABLE",
     "LIBRARY",
+    "PointProduct",
     "arithmetic",
     "double_base",
     "plain_power_product",
@@ -60,6 +62,7 @@ _SCALAR_BYTES: Final = 32  # sizeof(decaf_255_scalar_t): 4 64-bit limbs
 _DECAF_SUCCESS: Final = -1
 _INVERSE_4: Final = pow(4, -1, Q)
 _INVERSE_8: Final = pow(8, -1, Q)
+_IDENTITY_BYTES: Final = IDENTITY.to_bytes()
 
 _forced: bool | None = None  # set_enabled's choice; None: the environment decides
 
@@ -84,6 +87,12 @@ class _Decaf:
         self.double = lib.decaf_255_point_double_scalarmul
         self.double.argtypes = [pointer, pointer, pointer, pointer, pointer]
         self.double.restype = None
+        self.add = lib.decaf_255_point_add
+        self.add.argtypes = [pointer, pointer, pointer]
+        self.add.restype = None
+        self.scalarmul = lib.decaf_255_point_scalarmul
+        self.scalarmul.argtypes = [pointer, pointer, pointer]
+        self.scalarmul.restype = None
 
 
 @functools.cache
@@ -132,8 +141,13 @@ def double_base(v: int, c: int, a: GroupElement) -> GroupElement:
     return power_product(g, v, a, c)
 
 
-def power_product(p: GroupElement, v: int, a: GroupElement, c: int) -> GroupElement:
-    """p^v · a^c: libdecaf when active, else (and in the cases it gets wrong) libsodium."""
+def power_product(
+    p: GroupElement, v: int, a: GroupElement, c: int, *, secret: bool = False
+) -> GroupElement:
+    """p^v · a^c: libdecaf when active, else (and in the cases it gets wrong) libsodium.
+
+    ``secret``: the computation must not take a time that depends on the scalars (a proof being
+    made): libdecaf's constant-time two-point multiplication, never its variable-time one."""
     decaf = _active()
     v, c = v % Q, c % Q
     if decaf is None or c == 0 or a.is_identity or p.is_identity:
@@ -142,7 +156,7 @@ def power_product(p: GroupElement, v: int, a: GroupElement, c: int) -> GroupElem
     if decaf.point_decode(point_a.address, a.to_bytes()) != _DECAF_SUCCESS:  # pragma: no cover
         return plain_power_product(p, v, a, c)  # unreachable for subgroup points
     result = _Point()
-    if p == g:
+    if p == g and not secret:
         decaf.base_double(
             result.address,
             _scalar(decaf, v * _INVERSE_4),
@@ -183,3 +197,70 @@ def _scalar(decaf: _Decaf, value: int) -> ctypes.Array[ctypes.c_char]:
     if decaf.scalar_decode(scalar, (value % Q).to_bytes(32, "little")) != _DECAF_SUCCESS:
         raise AssertionError("a scalar below q was refused")  # pragma: no cover
     return scalar
+
+
+class PointProduct:
+    """A running product Π P_i^(w_i) of many group elements, for the tally.
+
+    The tally multiplies every counted ballot's ciphertexts together: millions of products of
+    elements that were each checked (``GroupElement.from_bytes``: on the curve, in the
+    prime-order subgroup) when their ballot was accepted. The plain path decodes, re-checks and
+    multiplies each one with libsodium (about 75 µs an element, mostly the subgroup check); the
+    fast path decodes each into libdecaf's internal form (ψ(P) = 2·P, see the module's
+    docstring) and adds there, about ten times faster, encoding only the final product:
+    φ(1/8 · Σ ψ(P_i)) = Σ P_i.
+
+    **Callers pass elements already checked to be in the subgroup.** The fast path refuses what
+    is not a curve point, but does not repeat the subgroup check: it would map an element with a
+    torsion component to its prime-order part where the plain path refuses it. Both give the
+    same product, byte for byte, for checked elements (the tests cross-check them).
+    """
+
+    __slots__ = ("_decaf", "_empty", "_plain", "_point", "_scratch")
+
+    def __init__(self) -> None:
+        self._decaf = _active()
+        self._plain = IDENTITY
+        self._empty = True
+        self._point: _Point | None = None
+        self._scratch: _Point | None = None
+        if self._decaf is not None:
+            self._point, self._scratch = _Point(), _Point()
+
+    def multiply(self, rfc8032: bytes, weight: int | None = None) -> None:
+        """Multiply in the element encoded as ``rfc8032``, raised to ``weight`` if given."""
+        decaf = self._decaf
+        if decaf is None or self._point is None or self._scratch is None:
+            element = GroupElement.from_bytes(rfc8032)
+            self._plain = self._plain * (element if weight is None else element**weight)
+            return
+        target = self._point if self._empty and weight is None else self._scratch
+        if rfc8032 == _IDENTITY_BYTES:
+            return  # the identity changes nothing (and libdecaf's EdDSA decoding refuses it)
+        if len(rfc8032) != 32 or decaf.point_decode(target.address, rfc8032) != _DECAF_SUCCESS:
+            raise EncodingError("group_element", "not a point of Ed25519")
+        if weight is not None:
+            decaf.scalarmul(target.address, target.address, _scalar(decaf, weight))
+        if self._empty:
+            if target is not self._point:
+                ctypes.memmove(self._point.address, target.address, _POINT_BYTES)
+            self._empty = False
+        else:
+            decaf.add(self._point.address, self._point.address, target.address)
+
+    def merge(self, other: PointProduct) -> None:
+        """Multiply in another product (of a disjoint set of elements)."""
+        self.multiply(other.value().to_bytes())
+
+    def value(self) -> GroupElement:
+        """The product so far (the identity when nothing, or only the identity, came in)."""
+        decaf = self._decaf
+        if decaf is None or self._point is None or self._scratch is None:
+            return self._plain
+        if self._empty:
+            return IDENTITY
+        decaf.scalarmul(self._scratch.address, self._point.address, _scalar(decaf, _INVERSE_8))
+        encoded = ctypes.create_string_buffer(32)
+        decaf.point_encode(encoded, self._scratch.address)
+        rfc8032 = encoded.raw
+        return IDENTITY if rfc8032 == _IDENTITY_BYTES else GroupElement(rfc8032)

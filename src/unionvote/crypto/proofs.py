@@ -110,7 +110,7 @@ def prove_or(
         else:
             proof = Proof(random_scalar(rng), random_scalar(rng))
             simulated[j] = proof
-            commitments.extend(_commitments(bases, values, proof))
+            commitments.extend(_commitments(bases, values, proof, secret=True))
     challenge = (
         hash_to_scalar(prefix, commitments) - sum(p.challenge for p in simulated.values())
     ) % Q
@@ -136,12 +136,16 @@ def verify_or(
 
 
 def _commitments(
-    bases: Sequence[GroupElement], values: Statement, proof: Proof
+    bases: Sequence[GroupElement], values: Statement, proof: Proof, *, secret: bool = False
 ) -> list[GroupElement]:
     """The commitments base^response · value^challenge that an honest proof reproduces
-    (one two-base multiplication each: ``fast``, byte-identical to ``base**r * value**c``)."""
+    (one two-base multiplication each: ``fast``, byte-identical to ``base**r * value**c``).
+
+    ``secret``: when proving, in constant time. The simulated branches' responses and challenges
+    are published, but *which* branches are simulated is the voter's choice: a variable-time
+    multiplication on them would let the time taken tell it."""
     return [
-        power_product(base, proof.response, value, proof.challenge)
+        power_product(base, proof.response, value, proof.challenge, secret=secret)
         for base, value in zip(bases, values, strict=True)
     ]
 

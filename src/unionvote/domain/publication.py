@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,6 @@ from typing import Any, BinaryIO
 from unionvote.crypto.decryption import PartialDecryption
 from unionvote.crypto.elgamal import Ciphertext
 from unionvote.crypto.errors import CryptoError
-from unionvote.crypto.group import GroupElement
 from unionvote.crypto.trustees import TrusteeItem
 from unionvote.domain.decision import (
     NO_ENDORSEMENT,
@@ -61,7 +61,6 @@ from unionvote.record.messages import (
     SetupData,
     SizedEncryptedTally,
     encrypted_tally_to_json,
-    parse_credentials_entry,
     parse_encrypted_tally,
     parse_entry,
     parse_trustees_entry,
@@ -163,7 +162,7 @@ class RecordFacts:
     election_hash: str
     questions: tuple[Question, ...]
     trustees: tuple[TrusteeItem, ...]
-    weights: Mapping[GroupElement, int]
+    weights: Mapping[str, int]  # public credential (Belenios's string) → weight
     weighted: bool = False  # the credentials carry weights: counts are weighted votes
     num_tallied: int | None = None
     total_weight: int | None = None
@@ -196,6 +195,40 @@ def read_record(source: bytes | Path, *, on_ballot: BallotSink | None = None) ->
         return _read_stream(stream, hasher.hexdigest(), on_ballot)
 
 
+_CREDENTIAL_KEY = re.compile(r"[0-9a-f]{64}")
+
+
+def _credential_weights(raw: bytes) -> tuple[dict[str, int], bool]:
+    """Each public credential's weight (1 when unweighted), and whether weights are given.
+
+    Read for the report's facts, not checked as group elements: a record's credentials are
+    checked by ``unionvote verify`` and, on the server, when they were imported; checking a
+    million of them again here would cost a minute (a subgroup check each)."""
+    try:
+        listed = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise DomainError("publication.record", f"the public credentials: {error}") from None
+    if not isinstance(listed, list):
+        raise DomainError("publication.record", "the public credentials are not a list")
+    weights: dict[str, int] = {}
+    kinds = set()
+    for item in listed:
+        key, sep, weight = item.partition(",") if isinstance(item, str) else ("", "", "")
+        if _CREDENTIAL_KEY.fullmatch(key) is None or (
+            sep and not (weight.isascii() and weight.isdigit() and int(weight) > 0)
+        ):
+            raise DomainError("publication.record", f"not a public credential: {str(item)[:80]!r}")
+        weights[key] = int(weight) if sep else 1
+        kinds.add(bool(sep))
+    if len(kinds) > 1:
+        raise DomainError(
+            "publication.record", "either every public credential has a weight or none has"
+        )
+    if len(weights) != len(listed):
+        raise DomainError("publication.record", "two voters share a public credential")
+    return weights, kinds == {True}
+
+
 def _read_stream(stream: BinaryIO, digest: str, on_ballot: BallotSink | None) -> RecordFacts:
     try:
         return _read_events(ArchiveReader(stream), digest, on_ballot)
@@ -215,8 +248,7 @@ def _read_events(reader: ArchiveReader, digest: str, on_ballot: BallotSink | Non
         "election", reader.data(setup.election), Election.from_json, Election.to_json
     )
     trustees = tuple(parse_trustees_entry(reader.data(setup.trustees)))
-    credentials = parse_credentials_entry(reader.data(setup.credentials))
-    weights = {c.key: 1 if c.weight is None else c.weight for c in credentials}
+    weights, weighted = _credential_weights(reader.data(setup.credentials))
     sized: SizedEncryptedTally | None = None
     tally: tuple[tuple[Ciphertext, ...], ...] | None = None
     result: Result | None = None
@@ -247,7 +279,7 @@ def _read_events(reader: ArchiveReader, digest: str, on_ballot: BallotSink | Non
         questions=election.questions,
         trustees=trustees,
         weights=weights,
-        weighted=any(c.weight is not None for c in credentials),
+        weighted=weighted,
         num_tallied=None if sized is None else sized.num_tallied,
         total_weight=None if sized is None else sized.total_weight,
         encrypted_tally=tally,

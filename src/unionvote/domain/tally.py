@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from unionvote.crypto.decryption import DiscreteLog, PartialDecryption, combine_factors
-from unionvote.crypto.elgamal import ZERO_CIPHERTEXT, Ciphertext
+from unionvote.crypto.elgamal import Ciphertext
 from unionvote.crypto.encoding import compact_json, expect_fields, parse_list, parse_small_int
 from unionvote.crypto.errors import CryptoError
+from unionvote.crypto.fast import PointProduct
+from unionvote.crypto.group import GroupElement
 from unionvote.crypto.trustees import TrusteeItem
 from unionvote.domain.errors import ElectionError
 from unionvote.record.messages import (
@@ -55,28 +57,112 @@ class TallyAccumulator:
     weight (none: weight 1); with how many ballots and their total weight.
 
     Multiplication is commutative, so the order ballots arrive in does not change the tally,
-    and accumulators of disjoint sets of ballots combine with :meth:`merge`.
+    and accumulators of disjoint sets of ballots combine with :meth:`merge` — which is how the
+    tally is split over processes or a cluster: each part's accumulator is pickled back (as
+    its encrypted tally so far, a few hundred bytes) and merged.
+
+    :meth:`add` takes a parsed ballot; :meth:`add_stored` a ballot's stored bytes, of a ballot
+    checked in full when it was accepted: only its ciphertexts are read, and they are multiplied
+    without checking them again (``crypto.fast.PointProduct``). Memory is constant: two running
+    products per answer, whatever the number of ballots.
     """
 
     def __init__(self, questions: Sequence[Question]) -> None:
-        self.tally: EncryptedTally = [[ZERO_CIPHERTEXT] * q.shape.ciphertexts for q in questions]
+        self._shape = tuple(q.shape.ciphertexts for q in questions)
+        self._reset()
+
+    @classmethod
+    def of_shape(cls, ciphertexts: Sequence[int]) -> TallyAccumulator:
+        """An accumulator for questions of ``ciphertexts[i]`` ciphertexts each (a verifier
+        reading the election's JSON rather than parsed questions)."""
+        accumulator = cls.__new__(cls)
+        accumulator._shape = tuple(ciphertexts)
+        accumulator._reset()
+        return accumulator
+
+    def _reset(self) -> None:
+        self._alphas = [[PointProduct() for _ in range(n)] for n in self._shape]
+        self._betas = [[PointProduct() for _ in range(n)] for n in self._shape]
         self.count = 0
         self.total_weight = 0
 
+    @property
+    def tally(self) -> EncryptedTally:
+        """The encrypted tally so far (one ciphertext per answer of each question)."""
+        return [
+            [Ciphertext(a.value(), b.value()) for a, b in zip(alphas, betas, strict=True)]
+            for alphas, betas in zip(self._alphas, self._betas, strict=True)
+        ]
+
     def add(self, ballot: Ballot, weight: int | None) -> None:
+        if len(ballot.answers) != len(self._shape):
+            raise ElectionError(
+                "tally.shape", f"a ballot has {len(ballot.answers)} answers for {len(self._shape)}"
+            )
         self.count += 1
         self.total_weight += 1 if weight is None else weight
-        for row, answer in zip(self.tally, ballot.answers, strict=True):
-            for j, c in enumerate(answer.choices):
-                row[j] = row[j] * (c if weight is None else c**weight)
+        for alphas, betas, answer in zip(self._alphas, self._betas, ballot.answers, strict=True):
+            if len(answer.choices) != len(alphas):
+                raise ElectionError("tally.shape", "a ballot's answer has the wrong length")
+            for a, b, c in zip(alphas, betas, answer.choices, strict=True):
+                a.multiply(c.alpha.to_bytes(), weight)
+                b.multiply(c.beta.to_bytes(), weight)
+
+    def add_stored(self, raw: bytes, weight: int | None) -> None:
+        """Add a ballot from its stored bytes; the ballot was checked in full on entry (its
+        ciphertexts are subgroup elements). A ballot of the wrong shape is refused, with
+        nothing of it added."""
+        try:
+            answers = json.loads(raw)["answers"]
+            points = [
+                [(_element_bytes(c["alpha"]), _element_bytes(c["beta"])) for c in a["choices"]]
+                for a in answers
+            ]
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+            raise ElectionError("tally.ballot", f"a stored ballot is unreadable: {error}") from None
+        if [len(row) for row in points] != list(self._shape):
+            raise ElectionError("tally.shape", "a stored ballot does not fit the questions")
+        self.count += 1
+        self.total_weight += 1 if weight is None else weight
+        for alphas, betas, row in zip(self._alphas, self._betas, points, strict=True):
+            for a, b, (alpha, beta) in zip(alphas, betas, row, strict=True):
+                a.multiply(alpha, weight)
+                b.multiply(beta, weight)
 
     def merge(self, other: TallyAccumulator) -> None:
         """Add ``other``'s ballots (a disjoint set) to this accumulator."""
+        if other._shape != self._shape:
+            raise ElectionError("tally.shape", "cannot merge tallies of different questions")
         self.count += other.count
         self.total_weight += other.total_weight
-        for row, other_row in zip(self.tally, other.tally, strict=True):
-            for j, c in enumerate(other_row):
-                row[j] = row[j] * c
+        for mine, theirs in ((self._alphas, other._alphas), (self._betas, other._betas)):
+            for row, other_row in zip(mine, theirs, strict=True):
+                for product, other_product in zip(row, other_row, strict=True):
+                    product.merge(other_product)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "shape": self._shape,
+            "count": self.count,
+            "total_weight": self.total_weight,
+            "tally": [[(c.alpha.to_bytes(), c.beta.to_bytes()) for c in row] for row in self.tally],
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._shape = tuple(state["shape"])
+        self._reset()
+        self.count, self.total_weight = state["count"], state["total_weight"]
+        for alphas, betas, row in zip(self._alphas, self._betas, state["tally"], strict=True):
+            for a, b, (alpha, beta) in zip(alphas, betas, row, strict=True):
+                a.multiply(GroupElement.from_bytes(alpha).to_bytes())
+                b.multiply(GroupElement.from_bytes(beta).to_bytes())
+
+
+def _element_bytes(text: Any) -> bytes:
+    """The RFC 8032 bytes of a group element's Belenios string (64 hex digits, big-endian)."""
+    if not isinstance(text, str) or len(text) != 64:
+        raise ValueError("a ciphertext is not 64 hexadecimal digits")
+    return bytes.fromhex(text)[::-1]
 
 
 def decrypt_counts(

@@ -718,6 +718,11 @@ class ArchiveWriter:
         """The height of the last event; ``None`` before the first."""
         return None if self._chain.last is None else self._chain.last.height
 
+    @property
+    def last(self) -> Event | None:
+        """The last event written (or continued from); ``None`` before the first."""
+        return self._chain.last
+
     def write_header(self, timestamp: int) -> None:
         """Write the ``BELENIOS`` entry, ``{"version":1,"timestamp":"<timestamp>"}``.
 

@@ -36,7 +36,7 @@ from unionvote.domain.errors import ElectionError
 from unionvote.domain.publication import CHART_FILE, record_file_name
 from unionvote.domain.report import GroupStatus, one_decimal_percent, whole_percent
 from unionvote.services.context import Clock, Services
-from unionvote.services.elections import election_definition, election_status, export_record
+from unionvote.services.elections import election_summary, export_record
 from unionvote.services.process import load_process, stage_row
 from unionvote.services.publication import published_names, read_published
 from unionvote.storage.models import Ballot, ElectionRow, Endorsement, RecordChunk, StageRow
@@ -176,8 +176,8 @@ def published_endorsement(services: Services) -> bytes | None:
 def election_json(services: Services, stage_key: str) -> tuple[bytes, str]:
     """The election's ``election.json`` exactly as its record holds it, and its hash (the
     bytes a browser encrypts against: their hash is in every ballot)."""
-    content = compact_json(election_definition(services, stage_key).to_json())
-    election_hash = election_status(services, stage_key).election_hash
+    summary = election_summary(services, stage_key)
+    content, election_hash = compact_json(summary.election.to_json()), summary.election_hash
     if sha256_b64(content) != election_hash:
         raise ElectionError("record.setup", "the election's bytes do not match its hash")
     return content, election_hash
@@ -203,8 +203,8 @@ class BallotView:
 def ballot_view(services: Services, stage_key: str) -> BallotView:
     """What the booth shows: the record's questions, each candidate with their party (from
     the process: a derived question's candidates are an earlier stage's)."""
-    election = election_definition(services, stage_key)
-    phase = election_status(services, stage_key).phase
+    summary = election_summary(services, stage_key)
+    election, phase = summary.election, summary.phase
     with services.db.sessions() as session:
         _, stage = stage_row(session, stage_key)
         process = load_process(session).process

@@ -16,6 +16,7 @@ have changed (phase, window, a replay) and appends.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import io
@@ -83,6 +84,7 @@ from unionvote.storage.models import (
     RecordChunk,
     StageRow,
 )
+from unionvote.verify.engine import Engine, EngineError, InProcessEngine, Job
 
 __all__ = [
     "PENDING_SUBTALLIES_FILE",
@@ -172,18 +174,31 @@ def _chunk(session: Session, row: ElectionRow, seq: int) -> bytes:
 
 def _append(session: Session, row: ElectionRow, write: Callable[[ArchiveWriter], object]) -> None:
     """Run ``write`` on a writer that continues the stored record, and store what it wrote as
-    the next chunk, moving the election's head (in the caller's transaction)."""
-    _, events = _chunk_entries(_chunk(session, row, row.chunks - 1))
-    if not events or events[-1].hash != row.head or events[-1].height != row.height:
-        raise ElectionError(
-            "record.chunks",
-            "the stored record does not end with the election's head event; "
-            "nothing was written (restore the database from its backup)",
-        )
+    the next chunk, moving the election's head (in the caller's transaction).
+
+    The head event is taken from this process's cache when it is the one the (locked) row
+    names — its hash covers every field, so a stale or rolled-back entry can never match — and
+    otherwise read from the last stored chunk."""
+    last = _last_events.get(row.id)
+    if last is None or last.hash != row.head or last.height != row.height:
+        _, events = _chunk_entries(_chunk(session, row, row.chunks - 1))
+        if not events or events[-1].hash != row.head or events[-1].height != row.height:
+            raise ElectionError(
+                "record.chunks",
+                "the stored record does not end with the election's head event; "
+                "nothing was written (restore the database from its backup)",
+            )
+        last = events[-1]
     stream = io.BytesIO()
-    writer = ArchiveWriter.continue_chain(stream, timestamp=row.timestamp, last_event=events[-1])
+    writer = ArchiveWriter.continue_chain(stream, timestamp=row.timestamp, last_event=last)
     write(writer)
     _store_chunk(session, row, stream.getvalue(), writer)
+    if writer.last is not None:
+        _last_events[row.id] = writer.last
+
+
+# Each election's head event as this process last wrote or read it (see ``_append``).
+_last_events: dict[int, Event] = {}
 
 
 def _store_chunk(session: Session, row: ElectionRow, content: bytes, writer: ArchiveWriter) -> None:
@@ -474,6 +489,29 @@ def _parse_ballot(raw: bytes) -> Ballot:
         raise ElectionError("ballot.malformed", error.detail) from error
 
 
+def _still_open(
+    session: Session, stage: StageRow, row: ElectionRow, tracker: str, now: datetime.datetime
+) -> bool:
+    """Voting is open at ``now`` (else a refusal); False when this very ballot (``tracker``)
+    is already recorded."""
+    if row.phase != Phase.VOTING.value:
+        raise ElectionError("ballot.closed", "voting has ended; the ballot was not recorded")
+    recorded = select(BallotRow.id).where(
+        BallotRow.election_id == row.id, BallotRow.tracker == tracker
+    )
+    if session.scalar(recorded) is not None:
+        return False
+    if stage.voting_opens_at is not None and now < stage.voting_opens_at:
+        raise ElectionError(
+            "ballot.window", f"voting opens at {stage.voting_opens_at:%Y-%m-%d %H:%M} UTC"
+        )
+    if stage.voting_closes_at is not None and now >= stage.voting_closes_at:
+        raise ElectionError(
+            "ballot.window", f"voting closed at {stage.voting_closes_at:%Y-%m-%d %H:%M} UTC"
+        )
+    return True
+
+
 def _admit(
     session: Session,
     stage: StageRow,
@@ -484,21 +522,8 @@ def _admit(
     now: datetime.datetime,
 ) -> PublicCredentialRow | None:
     """Every check of a ballot but its proofs; ``None`` if it is already recorded."""
-    if row.phase != Phase.VOTING.value:
-        raise ElectionError("ballot.closed", "voting has ended; the ballot was not recorded")
-    recorded = select(BallotRow.id).where(
-        BallotRow.election_id == row.id, BallotRow.tracker == tracker
-    )
-    if session.scalar(recorded) is not None:
+    if not _still_open(session, stage, row, tracker, now):
         return None
-    if stage.voting_opens_at is not None and now < stage.voting_opens_at:
-        raise ElectionError(
-            "ballot.window", f"voting opens at {stage.voting_opens_at:%Y-%m-%d %H:%M} UTC"
-        )
-    if stage.voting_closes_at is not None and now >= stage.voting_closes_at:
-        raise ElectionError(
-            "ballot.window", f"voting closed at {stage.voting_closes_at:%Y-%m-%d %H:%M} UTC"
-        )
     credential = session.scalar(
         select(PublicCredentialRow).where(
             PublicCredentialRow.stage_id == stage.id,
@@ -533,8 +558,10 @@ def do_cast(
         stage = _stage(session, stage_key)
         row = _election(session, stage)
         setup = _setup_of(session, row)
-        if _admit(session, stage, row, ballot, tracker, member_card, services.clock.now()) is None:
+        checked = _admit(session, stage, row, ballot, tracker, member_card, services.clock.now())
+        if checked is None:
             return CastReceipt(tracker, replaced_earlier_ballot=False, already_recorded=True)
+        credential = checked.credential
     try:
         check_ballot(setup.election, setup.election_hash, ballot)
     except CryptoError as error:
@@ -543,13 +570,14 @@ def do_cast(
         session = tx.session
         stage = _stage(session, stage_key)
         row = _election(session, stage, for_update=True)
-        credential = _admit(session, stage, row, ballot, tracker, member_card, tx.at)
-        if credential is None:  # the same ballot committed meanwhile
+        # The credential list and the members are fixed once voting opens: the pre-check's
+        # answer stands; the phase, the window and the tracker may have moved meanwhile.
+        if not _still_open(session, stage, row, tracker, tx.at):  # the same ballot, meanwhile
             return CastReceipt(tracker, replaced_earlier_ballot=False, already_recorded=True)
         earlier = session.scalar(
             select(BallotRow).where(
                 BallotRow.election_id == row.id,
-                BallotRow.credential == credential.credential,
+                BallotRow.credential == credential,
                 BallotRow.counted.is_(True),
             )
         )
@@ -560,7 +588,7 @@ def do_cast(
             BallotRow(
                 election_id=row.id,
                 tracker=tracker,
-                credential=credential.credential,
+                credential=credential,
                 raw=raw,
                 received_at=tx.at,
                 counted=True,
@@ -630,14 +658,39 @@ def _aggregate(
     return tuple(dimensions)
 
 
+def _tally_questions(questions: tuple[Question, ...]) -> tuple[Question, ...]:
+    """The tally job's worker state: the election's questions."""
+    return questions
+
+
+def _tally_batch(
+    questions: tuple[Question, ...], batch: list[tuple[bytes, int | None, Cell]]
+) -> dict[Cell, TallyAccumulator]:
+    """One batch of stored ballots (checked when cast) multiplied into a tally per cell."""
+    cells: dict[Cell, TallyAccumulator] = {}
+    for raw, weight, cell in batch:
+        accumulator = cells.get(cell)
+        if accumulator is None:
+            accumulator = cells[cell] = TallyAccumulator(questions)
+        accumulator.add_stored(raw, weight)
+    return cells
+
+
 def do_tally(
-    services: Services, stage_key: str, *, progress: Callable[[int], None] | None = None
+    services: Services,
+    stage_key: str,
+    *,
+    progress: Callable[[int], None] | None = None,
+    engine: Engine | None = None,
 ) -> TallySummary:
     """Compute the encrypted tally (one streaming pass over the counted ballots) and the
     encrypted aggregate of each group the process's report rules break results down by.
 
     The tally goes into the record; the aggregates into ``subtallies.pending.json`` until the
     trustees have decrypted them. ``progress`` is called with the number of ballots done.
+    ``engine`` (``verify.engine``: local processes or a Dask cluster; default this process)
+    multiplies batches of ballots into partial tallies, one per group cell, which are merged
+    here: the product does not depend on how the ballots were split.
     """
     with services.transaction() as tx:
         session = tx.session
@@ -650,14 +703,33 @@ def do_tally(
         questions = setup.election.questions
         cells: dict[Cell, TallyAccumulator] = {}
         credentials_by_cell: dict[Cell, list[str]] = {}
-        for raw, credential, weight, state, local in _counted_ballots(session, stage, row):
-            cell = (state, local) if rules.breakdowns else ("", "")
-            if cell not in cells:
-                cells[cell], credentials_by_cell[cell] = TallyAccumulator(questions), []
-            cells[cell].add(_parse_ballot(raw), weight)
-            credentials_by_cell[cell].append(credential)
-            if progress is not None:
-                progress(1)
+
+        def batches() -> Iterator[list[tuple[bytes, int | None, Cell]]]:
+            batch: list[tuple[bytes, int | None, Cell]] = []
+            for raw, credential, weight, state, local in _counted_ballots(session, stage, row):
+                cell = (state, local) if rules.breakdowns else ("", "")
+                credentials_by_cell.setdefault(cell, []).append(credential)
+                batch.append((raw, weight, cell))
+                if len(batch) == _TALLY_BATCH:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+
+        job = Job(prepare=_tally_questions, setup=tuple(questions), run=_tally_batch)
+        with contextlib.ExitStack() as stack:
+            runner = engine if engine is not None else stack.enter_context(InProcessEngine())
+            try:
+                for partial in runner.map(job, batches()):
+                    for cell, accumulator in partial.items():
+                        if cell in cells:
+                            cells[cell].merge(accumulator)
+                        else:
+                            cells[cell] = accumulator
+                        if progress is not None:
+                            progress(accumulator.count)
+            except EngineError as error:
+                raise ElectionError("tally.engine", str(error)) from error
         main = TallyAccumulator(questions)
         for accumulator in cells.values():
             main.merge(accumulator)
@@ -891,9 +963,25 @@ def election_status(services: Services, stage_key: str) -> ElectionStatus:
 
 def election_definition(services: Services, stage_key: str) -> Election:
     """The election as its record states it (questions, answers, key)."""
+    return election_summary(services, stage_key).election
+
+
+@dataclass(frozen=True, slots=True)
+class ElectionSummary:
+    """What a page or a booth needs on every request: the phase and the election (no count)."""
+
+    phase: str
+    election_hash: str
+    election: Election
+
+
+def election_summary(services: Services, stage_key: str) -> ElectionSummary:
+    """The election's phase, hash and definition in one short read: unlike
+    :func:`election_status`, it does not count the ballots (a query that grows with them)."""
     with services.db.sessions() as session:
         stage = _stage(session, stage_key)
-        return _setup_of(session, _election(session, stage)).election
+        row = _election(session, stage)
+        return ElectionSummary(row.phase, row.election_hash, _setup_of(session, row).election)
 
 
 def record_trustees(services: Services, stage_key: str) -> tuple[TrusteeItem, ...]:

@@ -41,9 +41,15 @@ def _sqlite_begin(connection: Any) -> None:
 class Database:
     """One database: its engine, its sessions and its schema."""
 
-    def __init__(self, url: str = DEFAULT_URL, *, echo: bool = False) -> None:
+    def __init__(self, url: str = DEFAULT_URL, *, echo: bool = False, pool_size: int = 20) -> None:
+        """``pool_size``: connections kept open to a server database (PostgreSQL), as many
+        again opened under a burst. SQLAlchemy's default (5) made a web server with dozens of
+        request threads open and close a connection for most requests."""
         self.url = make_url(url)
-        self.engine: Engine = create_engine(self.url, echo=echo, pool_pre_ping=True)
+        sizing: dict[str, Any] = {}
+        if self.url.get_backend_name() != "sqlite":
+            sizing = {"pool_size": pool_size, "max_overflow": pool_size}
+        self.engine: Engine = create_engine(self.url, echo=echo, pool_pre_ping=True, **sizing)
         if self.url.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)

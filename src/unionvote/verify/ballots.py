@@ -1,4 +1,4 @@
-"""Checking the record's ballots, in this process or on a local process pool.
+"""Checking the record's ballots, wherever an engine runs them (``verify.engine``).
 
 What one ballot needs is only the election and its fingerprint φ: parsing it (canonical JSON)
 and ``check_ballot`` (election, shape, signature, proofs) depend on nothing else, so they run
@@ -6,21 +6,14 @@ anywhere (``examine``). What depends on the ballots before it — a replay, whet
 credential is on the list, which ballot is a credential's last, the running tally — stays with
 the caller, which applies the outcomes in record order (``verify.record``).
 
-``BallotPool`` sends batches of raw ballots to worker processes, at most ``2 × workers``
-batches in flight, and hands back the outcomes batch by batch in the order they were sent, so
-the report is the one the in-process path makes. The processes start with the first full
-batch: a record of fewer ballots is checked in this process, where starting workers would
-cost more than it saves. Workers are started with ``spawn`` and told
-the election and the group arithmetic explicitly (``crypto.fast.set_enabled``), never by
-inheriting the parent's memory.
+``ballot_job`` is that work as an engine's job: the election is sent once to each worker
+(``BallotSetup``, with the group arithmetic the report names: a worker that cannot use it
+refuses), and each batch of raw ballots comes back as its outcomes, in order, with the
+arithmetic that checked them (the caller refuses outcomes checked with another).
 """
 
 from __future__ import annotations
 
-import multiprocessing
-from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Final
 
@@ -31,15 +24,22 @@ from unionvote.crypto.group import GroupElement
 from unionvote.record.ballot import check_ballot
 from unionvote.record.errors import RecordError
 from unionvote.record.messages import Ballot, Election, parse_entry
+from unionvote.verify.engine import Job
 
-__all__ = ["BATCH_SIZE", "BallotOutcome", "BallotPool", "examine", "parse_election"]
+__all__ = [
+    "BATCH_SIZE",
+    "BallotOutcome",
+    "BallotSetup",
+    "ballot_job",
+    "check_batch",
+    "examine",
+    "parse_election",
+    "prepare",
+]
 
 #: Ballots per batch sent to a worker: large enough that the transfer is a small part of the
 #: work (a pick-1-of-8 ballot is about 7 kB and 4 ms to check), small enough to bound memory.
 BATCH_SIZE: Final = 256
-
-#: One ballot as the archive holds it: its name (the payload hash) and its raw bytes.
-RawBallot = tuple[str | None, bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,98 +72,56 @@ def examine(election: Election, election_hash: str, raw: bytes) -> BallotOutcome
     return BallotOutcome(ballot.credential, None, tuple(a.choices for a in ballot.answers))
 
 
-# -- the worker side ------------------------------------------------------------------------
-
-_election: Election | None = None
-_election_hash = ""
+# -- the job an engine runs (``verify.engine``) ---------------------------------------------
 
 
-def _start_worker(election_raw: bytes, election_hash: str, fast_arithmetic: bool) -> None:
-    global _election, _election_hash
-    fast.set_enabled(fast_arithmetic)
-    _election, _election_hash = parse_election(election_raw), election_hash
+@dataclass(frozen=True, slots=True)
+class BallotSetup:
+    """What every worker needs, sent once: the election's canonical bytes, its fingerprint,
+    and the group arithmetic the report will name."""
+
+    election_raw: bytes
+    election_hash: str
+    arithmetic: str
 
 
-def _check_batch(batch: list[RawBallot]) -> tuple[str, list[BallotOutcome]]:
-    """The outcomes of one batch, with the arithmetic that checked them."""
-    assert _election is not None, "the worker was not started with an election"
-    return fast.arithmetic(), [examine(_election, _election_hash, raw) for _, raw in batch]
+@dataclass(frozen=True, slots=True)
+class _Checker:
+    election: Election
+    election_hash: str
+    arithmetic: str
 
 
-# -- the parent side ------------------------------------------------------------------------
-
-
-class BallotPool:
-    """A pool of ``workers`` processes checking batches of ballots for one election.
-
-    ``add`` queues a ballot and returns the outcomes of the oldest batch when the in-flight
-    limit makes it wait for one (each ``(name, outcome)``); ``drain`` yields all that remain.
-    The caller applies them in that order, which is the record's order."""
-
-    def __init__(
-        self,
-        workers: int,
-        election_raw: bytes,
-        election_hash: str,
-        *,
-        batch_size: int = BATCH_SIZE,
-    ) -> None:
-        if workers < 2:
-            raise ValueError("a pool needs at least 2 workers; check in-process instead")
-        self.arithmetic = fast.arithmetic()
-        self._workers = workers
-        self._election_raw, self._election_hash = election_raw, election_hash
-        self._executor: ProcessPoolExecutor | None = None
-        self._batch_size = batch_size
-        self._limit = 2 * workers
-        self._batch: list[RawBallot] = []
-        self._in_flight: deque[tuple[list[str | None], Future[tuple[str, list[BallotOutcome]]]]] = (
-            deque()
-        )
-
-    def add(self, name: str | None, raw: bytes) -> list[tuple[str | None, BallotOutcome]]:
-        self._batch.append((name, raw))
-        if len(self._batch) < self._batch_size:
-            return []
-        done = list(self._collect()) if len(self._in_flight) >= self._limit else []
-        self._submit()
-        return done
-
-    def drain(self) -> Iterator[tuple[str | None, BallotOutcome]]:
-        """Every outstanding outcome, the partial batch included."""
-        if self._executor is None:  # never a full batch: no worker was worth starting
-            batch, self._batch = self._batch, []
-            if batch:
-                election = parse_election(self._election_raw)
-                for name, raw in batch:
-                    yield name, examine(election, self._election_hash, raw)
-            return
-        if self._batch:
-            self._submit()
-        while self._in_flight:
-            yield from self._collect()
-
-    def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-
-    def _submit(self) -> None:
-        if self._executor is None:
-            self._executor = ProcessPoolExecutor(
-                max_workers=self._workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker,
-                initargs=(self._election_raw, self._election_hash, self.arithmetic == "libdecaf"),
-            )
-        names = [name for name, _ in self._batch]
-        self._in_flight.append((names, self._executor.submit(_check_batch, self._batch)))
-        self._batch = []
-
-    def _collect(self) -> Iterator[tuple[str | None, BallotOutcome]]:
-        names, future = self._in_flight.popleft()
-        arithmetic, outcomes = future.result()
-        if arithmetic != self.arithmetic:  # the report names one arithmetic: keep it true
+def _use(wanted: str) -> None:
+    """Put the group arithmetic ``wanted`` in force in this process, or refuse: a worker that
+    cannot use it (libdecaf0 missing on a cluster's machine) must not check with another one
+    than the report names."""
+    if fast.arithmetic() != wanted:
+        fast.set_enabled(wanted == "libdecaf")
+        if fast.arithmetic() != wanted:
             raise RuntimeError(
-                f"a verifier worker checked proofs with {arithmetic}, not {self.arithmetic}"
+                f"this worker cannot check proofs with {wanted} (it has {fast.arithmetic()}); "
+                "install libdecaf0 on it"
             )
-        yield from zip(names, outcomes, strict=True)
+
+
+def prepare(setup: BallotSetup) -> _Checker:
+    """A worker's state for one election: the parsed election and the arithmetic to use."""
+    _use(setup.arithmetic)
+    return _Checker(parse_election(setup.election_raw), setup.election_hash, setup.arithmetic)
+
+
+def check_batch(checker: _Checker, batch: list[bytes]) -> tuple[str, list[BallotOutcome]]:
+    """The outcomes of one batch of raw ballots, with the arithmetic that checked them (set
+    again for each batch: a worker process may have run another job since)."""
+    _use(checker.arithmetic)
+    outcomes = [examine(checker.election, checker.election_hash, raw) for raw in batch]
+    return fast.arithmetic(), outcomes
+
+
+def ballot_job(
+    election_raw: bytes, election_hash: str
+) -> Job[BallotSetup, _Checker, list[bytes], tuple[str, list[BallotOutcome]]]:
+    """The job checking batches of raw ballots against this election, with this process's
+    group arithmetic."""
+    return Job(prepare, BallotSetup(election_raw, election_hash, fast.arithmetic()), check_batch)

@@ -6,15 +6,19 @@ ballot, and multiplies the ballots into the tally as it goes; a revote's earlier
 divided out afterwards, in a second pass that reads only what a revote replaced. Nothing that
 grows with the number of ballots is kept but the map from credential to its last ballot.
 
-Each ballot's own checks (parsing, signature, proofs) run in this process or, with
-``workers`` ≥ 2, on a local process pool (``verify.ballots``); either way their outcomes are
-applied here in record order, with the checks that depend on earlier ballots (a replay, the
-credential list, the last ballot per credential, the tally), so the report is the same.
+Each ballot's own checks (parsing, signature, proofs) run in batches on an engine
+(``verify.engine``): in this process, on a local process pool (``workers`` ≥ 2) or on a Dask
+cluster (``engine``), a bounded number of batches in flight; whichever it is, their outcomes
+are applied here in record order, with the checks that depend on earlier ballots (a replay,
+the credential list, the last ballot per credential, the tally), so the report is the same.
+A failure of the engine itself (a worker lost for good) raises ``EngineError``: it is never
+turned into a verdict.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -40,13 +44,8 @@ from unionvote.record.messages import (
     parse_entry,
     parse_trustees_entry,
 )
-from unionvote.verify.ballots import (
-    BATCH_SIZE,
-    BallotOutcome,
-    BallotPool,
-    examine,
-    parse_election,
-)
+from unionvote.verify.ballots import BATCH_SIZE, BallotOutcome, ballot_job, parse_election
+from unionvote.verify.engine import Engine, EngineError, open_engine
 from unionvote.verify.report import Report
 from unionvote.verify.sidecars import check_published
 
@@ -75,25 +74,38 @@ def verify_record(
     path: Path,
     *,
     workers: int = 1,
+    engine: Engine | None = None,
     batch_size: int = BATCH_SIZE,
     progress: Progress | None = None,
 ) -> Report:
     """Check everything in the record at ``path``; the report says what passed and failed.
     The stage's published files beside it, if any, are checked too (``verify.sidecars``).
 
-    ``workers`` ≥ 2 checks the ballots on that many local processes, ``batch_size`` ballots
-    at a time; the report is the same as with 1 (in this process)."""
+    The ballots are checked ``batch_size`` at a time on ``engine`` (the caller's, left open),
+    or else on ``workers`` local processes (1: in this process); the report is the same
+    wherever they are checked. Raises ``EngineError`` when the engine cannot finish."""
     if workers < 1 or batch_size < 1:
         raise ValueError("workers and batch_size must be at least 1")
+    if engine is not None and workers != 1:
+        raise ValueError("give either an engine or a number of workers, not both")
     report = Report(str(path), arithmetic=arithmetic())
     verifier: _Verifier | None = None
+    own = engine is None
     try:
         with ArchiveReader.open(path) as reader:
-            verifier = _Verifier(report, reader, path, workers, batch_size, progress)
+            verifier = _Verifier(
+                report,
+                reader,
+                path,
+                engine if engine is not None else open_engine(workers=workers),
+                batch_size,
+                progress,
+            )
             try:
                 verifier.run()
             finally:
-                verifier.close()
+                if own:
+                    verifier.engine.close()
     except RecordError as error:
         report.stop(_archive_check(error.check), error.detail, error.entry)
     except _Stop:
@@ -119,17 +131,17 @@ class _Verifier:
         report: Report,
         reader: ArchiveReader,
         path: Path,
-        workers: int,
+        engine: Engine,
         batch_size: int,
         progress: Progress | None,
     ) -> None:
         self.report = report
         self.reader = reader
         self.path = path
-        self.workers = workers
+        self.engine = engine
         self.batch_size = batch_size
         self.progress = progress
-        self.pool: BallotPool | None = None
+        self.broken: RecordError | None = None
         self.last: dict[GroupElement, str] = {}
         self.superseded: set[str] = set()
         self.running: list[list[Ciphertext]] = []
@@ -148,26 +160,40 @@ class _Verifier:
     # -- the pass --------------------------------------------------------------------------
 
     def run(self) -> None:
-        events = self.reader.iter_events()
-        first = next(events, None)
+        self.events = self.reader.iter_events()
+        first = next(self.events, None)
         if first is None:
             self.report.stop("archive", "the record has no events")
             raise _Stop
         self.setup(first)
         self.report.phase = "voting"
-        try:
-            for entry in events:
-                self.report.passed("archive.chain")
-                if entry.event.type == "Ballot":
-                    self.ballot(entry)
-                else:
-                    self.drain()
-                    self.event(entry)
-        except RecordError:
-            self.drain()  # a broken archive stops after the ballots before the break
-            raise
-        self.drain()
+        entry = self.next_event()
+        while entry is not None:
+            self.report.passed("archive.chain")
+            if entry.event.type == "Ballot":
+                entry = self.ballots(entry)
+            else:
+                self.event(entry)
+                self.tell_progress()
+                entry = self.next_event()
+        if self.broken is not None:  # a broken archive stops after the ballots before the break
+            raise self.broken
         self.report.passed("archive.chain")
+
+    def next_event(self) -> EventEntry | None:
+        """The next entry, or None at the end or at a break in the archive (kept, to be raised
+        once the ballots before it are applied)."""
+        if self.broken is not None:
+            return None
+        try:
+            return next(self.events, None)
+        except RecordError as error:
+            self.broken = error
+            return None
+
+    def tell_progress(self) -> None:
+        if self.progress is not None:
+            self.progress(self.report.ballots_checked, self.reader.end_offset)
 
     def event(self, entry: EventEntry) -> None:
         kind = entry.event.type
@@ -234,39 +260,42 @@ class _Verifier:
         self.weights = {c.key: (1 if c.weight is None else c.weight) for c in credentials}
         self.running = [[ZERO_CIPHERTEXT] * q.shape.ciphertexts for q in self.election.questions]
 
-    def ballot(self, entry: EventEntry) -> None:
-        assert entry.payload is not None
-        name = entry.event.payload
-        if self.workers == 1:
-            self.apply(name, examine(self.election, self.election_hash, entry.payload))
-            if self.progress is not None and self.report.ballots_checked % self.batch_size == 0:
-                self.progress(self.report.ballots_checked, self.reader.end_offset)
-            return
-        if self.pool is None:
-            self.pool = BallotPool(
-                self.workers, self.election_raw, self.election_hash, batch_size=self.batch_size
-            )
-        self.apply_all(self.pool.add(name, entry.payload))
+    def ballots(self, first: EventEntry) -> EventEntry | None:
+        """Check the run of ballots that starts at ``first`` on the engine and apply their
+        outcomes in record order; returns the entry after the run (None at the end)."""
+        names: deque[list[str | None]] = deque()  # of the batches sent, oldest first
+        after: list[EventEntry | None] = [None]
 
-    def drain(self) -> None:
-        """Apply the outcomes of every ballot sent to the pool (before a non-ballot event)."""
-        if self.pool is not None:
-            self.apply_all(self.pool.drain())
-        elif self.progress is not None:
-            self.progress(self.report.ballots_checked, self.reader.end_offset)
+        def batches() -> Iterator[list[bytes]]:
+            entry: EventEntry | None = first
+            batch: list[bytes] = []
+            batch_names: list[str | None] = []
+            while entry is not None and entry.event.type == "Ballot":
+                assert entry.payload is not None
+                batch.append(entry.payload)
+                batch_names.append(entry.event.payload)
+                if len(batch) == self.batch_size:
+                    names.append(batch_names)
+                    yield batch
+                    batch, batch_names = [], []
+                entry = self.next_event()
+                if entry is not None and entry.event.type == "Ballot":
+                    self.report.passed("archive.chain")
+            after[0] = entry
+            if batch:
+                names.append(batch_names)
+                yield batch
 
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.close()
-            self.pool = None
-
-    def apply_all(self, outcomes: Iterable[tuple[str | None, BallotOutcome]]) -> None:
-        applied = False
-        for name, outcome in outcomes:
-            self.apply(name, outcome)
-            applied = True
-        if applied and self.progress is not None:
-            self.progress(self.report.ballots_checked, self.reader.end_offset)
+        job = ballot_job(self.election_raw, self.election_hash)
+        for checked_with, outcomes in self.engine.map(job, batches()):
+            if checked_with != self.report.arithmetic:  # the report names one: keep it true
+                raise EngineError(
+                    f"a worker checked proofs with {checked_with}, not {self.report.arithmetic}"
+                )
+            for name, outcome in zip(names.popleft(), outcomes, strict=True):
+                self.apply(name, outcome)
+            self.tell_progress()
+        return after[0]
 
     def apply(self, name: str | None, outcome: BallotOutcome) -> None:
         """One ballot's outcome, in record order, with the checks that depend on the ballots

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from unionvote.crypto.decryption import DiscreteLog, PartialDecryption, combine_factors
-from unionvote.crypto.elgamal import ZERO_CIPHERTEXT, Ciphertext
+from unionvote.crypto.elgamal import Ciphertext
 from unionvote.crypto.errors import CryptoError
 from unionvote.crypto.group import GroupElement
 from unionvote.crypto.trustees import key_owners
@@ -65,9 +65,9 @@ from unionvote.domain.publication import (
     render_report,
     sha256_hex,
 )
+from unionvote.domain.tally import TallyAccumulator
 from unionvote.record.archive import MANIFEST_NAME, check_sidecars
 from unionvote.record.errors import RecordError
-from unionvote.record.messages import Ballot, parse_entry
 from unionvote.verify.report import Report
 
 __all__ = ["PUBLISHED_CHECKS", "check_published"]
@@ -135,9 +135,19 @@ def _check_manifest(report: Report, directory: Path, record: Path) -> None:
 class _Accumulator:
     """An aggregate's running product of its ballots and their count and weight."""
 
-    tally: list[list[Ciphertext]]
-    ballots: int = 0
-    weight: int = 0
+    sums: TallyAccumulator
+
+    @property
+    def tally(self) -> list[list[Ciphertext]]:
+        return self.sums.tally
+
+    @property
+    def ballots(self) -> int:
+        return self.sums.count
+
+    @property
+    def weight(self) -> int:
+        return self.sums.total_weight
 
 
 @dataclass
@@ -213,7 +223,7 @@ class _Published:
             for q in self.report.election.get("questions", [])
         ]
         accumulators = {
-            a.id: _Accumulator([[ZERO_CIPHERTEXT] * n for n in shape])
+            a.id: _Accumulator(TallyAccumulator.of_shape(shape))
             for a in iter_aggregates(subtallies)
         }
         dimension_of = {a.id: d.dimension for d in subtallies.dimensions for a in d.aggregates}
@@ -249,17 +259,17 @@ class _Published:
     def read_facts(
         self, counted_names: set[str], membership: Mapping[str, tuple[_Accumulator, ...]]
     ) -> RecordFacts | None:
+        weights = {str(key): weight for key, weight in self.weights.items()}
+
         def add(name: str, raw: bytes) -> None:
+            # A counted ballot, checked in full by the record's own pass (its name is the hash
+            # of these very bytes): only its credential and ciphertexts are read again.
             if name not in counted_names:
                 return
-            ballot = parse_entry("ballot", raw, Ballot.from_json, Ballot.to_json)
-            weight = self.weights.get(ballot.credential, 1)
-            for accumulator in membership.get(str(ballot.credential), ()):
-                accumulator.ballots += 1
-                accumulator.weight += weight
-                for row, answer in zip(accumulator.tally, ballot.answers, strict=True):
-                    for j, c in enumerate(answer.choices):
-                        row[j] = row[j] * (c if weight == 1 else c**weight)
+            credential = json.loads(raw)["credential"]
+            weight = weights.get(credential, 1)
+            for accumulator in membership.get(credential, ()):
+                accumulator.sums.add_stored(raw, None if weight == 1 else weight)
 
         try:
             return read_record(self.record, on_ballot=add if counted_names else None)
