@@ -56,7 +56,11 @@ def test_the_committee_runs_an_election_from_the_command_line(
     assert "voting" in output and "Ballots received: 4; counted (last of each voter): 3" in output
     assert "closed" in run("close", STAGE)
     assert "voting has already ended" in run("close", STAGE, code=1)
-    assert "Tallied 3 ballots" in run("tally", STAGE)
+    assert "not both" in run("tally", STAGE, "--workers", "2", "--scheduler", "tcp://x:1", code=2)
+    unreachable = run("tally", STAGE, "--scheduler", "tcp://127.0.0.1:9", code=1)
+    assert unreachable.startswith("error:") and "127.0.0.1:9" in unreachable, unreachable
+    assert "closed" in run("status", STAGE)  # nothing was tallied
+    assert "Tallied 3 ballots" in run("tally", STAGE, "--workers", "2")
     request = tmp_path / "request.json"
     run("decryption-request", STAGE, "--out", str(request))
     assert set(json.loads(request.read_bytes())) == {

@@ -5,7 +5,7 @@ exported record, byte for byte what ``ElectionBox`` writes for the same operatio
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -197,18 +197,37 @@ def test_result_subtallies_and_the_record_equal_election_box(
         assert session.scalar(select(StageRow.status).where(StageRow.key == STAGE)) == "decrypted"
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.fixture(scope="module")
+def dask_scheduler() -> Iterator[str]:
+    """A local Dask cluster of two worker processes (the tally on a cluster, as on a real one)."""
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0"
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+@pytest.mark.parametrize("where", ["here", "two local processes", "a Dask cluster"])
 def test_the_tally_split_over_processes_is_the_same_record(
-    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+    database: Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    where: str,
 ) -> None:
-    """Batches of 3 ballots multiplied in two worker processes (or here), merged per group:
-    the record and the subtallies are byte for byte those of one pass in ``ElectionBox``."""
+    """Batches of 3 ballots multiplied elsewhere (or here), merged per group: the record and
+    the subtallies are byte for byte those of one pass in ``ElectionBox``."""
     monkeypatch.setattr(elections_service, "_TALLY_BATCH", 3)
     vote = make_vote(database, roll=ROLL)
     raws = cast_all(vote, VOTES)
     do_close(vote.services, STAGE)
     done: list[int] = []
-    with open_engine(workers=workers) as engine:
+    if where == "a Dask cluster":
+        opened = open_engine(scheduler=request.getfixturevalue("dask_scheduler"))
+    else:
+        opened = open_engine(workers=2 if where == "two local processes" else 1)
+    with opened as engine:
         summary = do_tally(vote.services, STAGE, engine=engine, progress=done.append)
     assert (summary.num_tallied, summary.aggregates) == (14, 4)
     assert sum(done) == 14

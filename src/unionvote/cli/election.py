@@ -164,7 +164,10 @@ def tally(
             TimeRemainingColumn(),
         )
         with (
-            open_engine(workers=workers or os.cpu_count() or 1, scheduler=scheduler) as engine,
+            open_engine(
+                workers=1 if scheduler is not None else workers or os.cpu_count() or 1,
+                scheduler=scheduler,
+            ) as engine,
             Progress(*columns, console=console, transient=True) as progress,
         ):
             task = progress.add_task("tally", total=total)
