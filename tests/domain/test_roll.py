@@ -3,6 +3,7 @@ line, column and reason; headers accept aliases; the synthetic roll is reproduci
 
 from __future__ import annotations
 
+import csv
 import datetime
 import io
 from collections import Counter
@@ -219,6 +220,32 @@ def test_dues_spellings_normalise(
     spelled = "".join(c.upper() if u else c for c, u in zip(text, upper, strict=False))
     assert normalise_dues_status(f" {spelled.replace(' ', separator)} ") is status
     assert normalise_dues_status(spelled + "x") is None
+
+
+_FREE_TEXT = st.text(alphabet=' \t\n\xa0\u2003\u200b|,"aé-', max_size=10)
+
+
+@settings(max_examples=300)
+@given(st.lists(_FREE_TEXT, min_size=4, max_size=4))
+def test_free_text_is_tidied_the_same_whatever_its_spaces(values: list[str]) -> None:
+    """Whitespace is collapsed in every value, on the fast path (a record with nothing to
+    tidy) as on the slow one: spaces and tabs at either end, runs of them, other spaces
+    (no-break, em), line breaks inside a quoted value, next to a "|" or a quote."""
+    first, last, street, city = values
+    stream = io.StringIO(newline="")
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(["card_number", "first_name", "last_name", "street", "city", "dues", "country"])
+    writer.writerow(["A-1", first, last, street, city, "good standing", "CA"])
+    reader = RollReader(lines(stream.getvalue()), source="roll.csv")
+    rows = [row for _, row in reader]
+    if not " ".join(last.split()):
+        assert rows == [] and [p.column for p in reader.problems] == ["last_name"]
+        return
+    assert reader.problems == []
+    (row,) = rows
+    assert (row.first_name, row.last_name, row.street, row.city) == tuple(
+        " ".join(value.split()) for value in values
+    )
 
 
 def test_changed_fields_names_what_differs() -> None:

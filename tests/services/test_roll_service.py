@@ -269,3 +269,55 @@ def test_nothing_to_freeze_is_refused(database: Database) -> None:
     with pytest.raises(DomainError, match="there is no stage 'nope'"):
         do_freeze_eligibility(services, "nope")
     assert count(database, EligibilitySnapshot) == 0
+
+
+def test_a_bad_row_after_batches_already_written_rolls_them_back(database: Database) -> None:
+    """A bad row late in the file, after thousands of members were written in batches (as one
+    pass with --yes does): the transaction is rolled back, nothing changes."""
+    services = iam_services(database)
+    do_import_roll(services, SAMPLE, apply=True)
+    before = members(database)
+    lines = sample_lines()
+    lines[20] = lines[20].replace("Smith-Jones", "Smith-Jones-Changed")  # a valid change
+    lines.extend(f"{9000000 + n},New,Member,,,,,,,good standing,US,,,\n" for n in range(5000))
+    lines.append("9999999,Bad,Country,,,,,,,good standing,XX,,,\n")
+    with pytest.raises(RollError) as caught:
+        do_import_roll(services, io.StringIO("".join(lines)), source_name="late.csv", apply=True)
+    assert [(p.line, p.column) for p in caught.value.problems] == [(5032, "country")]
+    assert members(database) == before
+    assert count(database, RollImport) == 1
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 64])
+def test_reading_in_blocks_changes_nothing(
+    database: Database, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is read in blocks of whole lines: whatever the block size, the same rows, the
+    same digest (over every byte, a byte-order mark included), the exact line of a bad byte,
+    and a last line without its newline still read; CRLF line ends and a quoted value over two
+    lines survive."""
+    import unionvote.services.roll as roll_service
+
+    services = iam_services(database)
+    expected = do_import_roll(services, SAMPLE, apply=False)
+    monkeypatch.setattr(roll_service, "_CHUNK", chunk)
+    text = SAMPLE.read_text(encoding="utf-8")
+    data = b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode()
+    diff = do_import_roll(services, io.BytesIO(data), source_name="crlf.csv", apply=False)
+    assert (diff.rows, diff.added) == (expected.rows, expected.added) == (30, 30)
+    assert diff.digest == hashlib.sha256(data).hexdigest()
+    assert [c.card_number for c in diff.changes] == [c.card_number for c in expected.changes]
+
+    unterminated = text.rstrip("\n").encode()
+    last = do_import_roll(services, io.BytesIO(unterminated), apply=False)
+    assert last.rows == 30 and last.digest == hashlib.sha256(unterminated).hexdigest()
+
+    lines = sample_lines()
+    lines[4] = lines[4].replace("77 Rainier Ave S", '"77 Rainier Ave S\nUnit 2"')  # two lines
+    data = "".join(lines).encode()
+    multi = do_import_roll(services, io.BytesIO(data), apply=False)
+    assert multi.rows == 30 and multi.digest == hashlib.sha256(data).hexdigest()
+    bad = data.replace("Müller".encode(), "Müller".encode("latin-1"))  # line 14, now 15
+    with pytest.raises(RollError, match=r"latin1.csv:line 15: row: not UTF-8 text"):
+        do_import_roll(services, io.BytesIO(bad), source_name="latin1.csv", apply=False)
+    assert members(database) == []

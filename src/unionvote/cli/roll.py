@@ -15,6 +15,7 @@ from unionvote.cli.context import console, errors, fail, open_services
 from unionvote.domain.eligibility import EligibilityRule, recompute_digest
 from unionvote.domain.process import parse_process
 from unionvote.domain.roll import DiffKind, RollDiff, RollReader
+from unionvote.services.context import Services
 from unionvote.services.roll import do_freeze_eligibility, do_import_roll, roll_summary
 
 __all__ = ["app"]
@@ -81,54 +82,59 @@ def import_roll(
     """Check a roll export and show what it changes; apply it with --yes (or when you agree).
 
     Every bad row is listed (line, column, why) and nothing is imported. Members missing from
-    the file are marked as out of the roll, never deleted.
+    the file are marked as out of the roll, never deleted. With --yes the file is read once:
+    checked, compared and applied in one transaction, which a bad row rolls back.
     """
     with errors():
         if not file.is_file():
             fail(f"no such file: {file}")
         services = open_services()
-        size = file.stat().st_size
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
-            task = progress.add_task("Checking the roll", total=size)
-            diff = do_import_roll(
-                services,
-                file,
-                apply=False,
-                progress=lambda done: progress.update(task, completed=done),
-            )
-        _print_diff(diff)
-        if not yes and not _confirm(
-            "Nothing changes in the roll; record this import anyway?"
-            if diff.is_empty
-            else "Apply these changes?"
-        ):
-            console.print("Nothing was changed.")
-            raise typer.Exit(0)
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
-            task = progress.add_task("Importing the roll", total=size)
-            applied = do_import_roll(
-                services,
-                file,
-                apply=True,
-                expect_digest=diff.digest,
-                progress=lambda done: progress.update(task, completed=done),
+        if yes:  # one pass: checked, compared and applied in one transaction
+            applied = _run_import(services, file, "Checking and importing the roll", apply=True)
+            _print_diff(applied)
+        else:
+            diff = _run_import(services, file, "Checking the roll", apply=False)
+            _print_diff(diff)
+            if not _confirm(
+                "Nothing changes in the roll; record this import anyway?"
+                if diff.is_empty
+                else "Apply these changes?"
+            ):
+                console.print("Nothing was changed.")
+                raise typer.Exit(0)
+            applied = _run_import(
+                services, file, "Importing the roll", apply=True, expect_digest=diff.digest
             )
         console.print(
             f"Imported: {_n(applied.added)} added, {_n(applied.changed)} changed, "
             f"{_n(applied.removed)} removed."
+        )
+
+
+def _run_import(
+    services: Services,
+    file: Path,
+    description: str,
+    *,
+    apply: bool,
+    expect_digest: str | None = None,
+) -> RollDiff:
+    """One pass over the file, with a progress bar over its bytes."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(description, total=file.stat().st_size)
+        return do_import_roll(
+            services,
+            file,
+            apply=apply,
+            expect_digest=expect_digest,
+            progress=lambda done: progress.update(task, completed=done),
         )
 
 

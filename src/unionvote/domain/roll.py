@@ -377,7 +377,7 @@ _LIMITS = tuple(MAX_LENGTH.get(column, 1 << 30) for column in COLUMNS)  # dates,
 _DUES_VALUES = {alias: status.value for alias, status in _DUES.items()}
 
 
-def _parse_row(line: int, fields: list[str]) -> RollRow | list[RollProblem]:
+def _parse_row(line: int, fields: Sequence[str]) -> RollRow | list[RollProblem]:
     """Check one record, given its values in :data:`COLUMNS` order with whitespace collapsed.
 
     Written for speed (a roll has a million rows): the common case takes the fast paths."""
@@ -660,6 +660,7 @@ class RollReader:
         width = len(self._fields)
         # where each of COLUMNS is in the file, or -1: the empty last field stands in
         index = [self._fields.index(c) if c in self._fields else -1 for c in COLUMNS]
+        pick = operator.itemgetter(*index)
         previous = self._csv.line_num
         while True:
             try:
@@ -675,7 +676,17 @@ class RollReader:
             if record is None:
                 return
             line, previous = previous + 1, self._csv.line_num
-            if not any(record) or not "".join(record).strip():
+            # The common case, a record of printable text with single spaces inside its values
+            # (a value's leading or trailing space shows next to a "|"), has nothing to tidy.
+            joined = "|".join(record)
+            tidy = joined.isprintable() and not (
+                "  " in joined
+                or " |" in joined
+                or "| " in joined
+                or joined.startswith(" ")
+                or joined.endswith(" ")
+            )
+            if not any(record) if tidy else not "".join(record).strip():
                 continue  # blank lines and the ",,,," rows spreadsheets leave
             self.rows += 1
             if len(record) != width:
@@ -683,11 +694,15 @@ class RollReader:
                     [RollProblem(line, "row", f"{len(record)} fields, the header has {width}")]
                 )
                 continue
-            if _CONTROL.search("".join(record)):
+            record.append("")
+            if tidy:
+                fields: Sequence[str] = pick(record)
+            elif _CONTROL.search(joined):
                 self._add([RollProblem(line, "row", "contains a control character")])
                 continue
-            record.append("")
-            parsed = _parse_row(line, [" ".join(record[i].split()) for i in index])
+            else:
+                fields = [" ".join(record[i].split()) for i in index]
+            parsed = _parse_row(line, fields)
             if isinstance(parsed, list):
                 self._add(parsed)
                 continue

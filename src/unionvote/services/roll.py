@@ -19,7 +19,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Container, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +77,7 @@ __all__ = [
 ]
 
 ELECTORATE_FILE = "electorate.json"
+_CHUNK = 1 << 20  # bytes read at a time
 BATCH = 2000  # rows per lookup and per bulk statement: well under SQLite's bound-variable limit
 WEIGHTLESS_SHOWN = 10  # card numbers named when members of a weighted electorate lack a weight
 _COMPARED = tuple(getattr(Member, name) for name in COMPARED_FIELDS)
@@ -96,20 +97,35 @@ class _Input:
     bytes_read: int = 0
 
     def binary_lines(self, stream: IO[bytes]) -> Iterator[str]:
-        decoder = codecs.getincrementaldecoder("utf-8-sig")()
-        number = 0
-        for number, chunk in enumerate(stream, 1):
+        """The lines, read a megabyte at a time: each block of whole lines is decoded at once
+        (a newline byte is never inside a UTF-8 character), so a bad byte's line is exact."""
+        carry = b""
+        line = 1  # the number of the block's first line
+        bom = True
+        while chunk := stream.read(_CHUNK):
             self.digest.update(chunk)
             self.bytes_read += len(chunk)
-            yield self._decode(decoder, chunk, number)
-        yield self._decode(decoder, b"", number, final=True)
+            end = chunk.rfind(b"\n") + 1
+            if end == 0:
+                carry += chunk
+                continue
+            block, carry = carry + chunk[:end], chunk[end:]
+            if bom:
+                block, bom = block.removeprefix(codecs.BOM_UTF8), False
+            lines = self._decode(block, line).split("\n")
+            lines.pop()  # the block ends with a newline: the last part is empty
+            line += len(lines)
+            yield from [text + "\n" for text in lines]
+        if bom:
+            carry = carry.removeprefix(codecs.BOM_UTF8)
+        if carry:
+            yield self._decode(carry, line)
 
-    def _decode(
-        self, decoder: codecs.IncrementalDecoder, chunk: bytes, line: int, *, final: bool = False
-    ) -> str:
+    def _decode(self, block: bytes, line: int) -> str:
         try:
-            return decoder.decode(chunk, final)
+            return block.decode("utf-8")
         except UnicodeDecodeError as error:
+            line += block.count(b"\n", 0, error.start)
             problem = f"not UTF-8 text ({error.reason}); export the roll as UTF-8 CSV"
             raise RollError(self.source, [RollProblem(line, "row", problem)], 1) from error
 
@@ -176,28 +192,77 @@ _REMOVE = (
 )
 
 
-_INSERTED = (*COLUMNS, "in_roll", "updated_at")
-
-
 def _insert_rows(
     connection: Connection,
     model: type[Base],
     columns: Sequence[str],
-    rows: Sequence[tuple[object, ...]],
+    rows: Sequence[Sequence[object]],
+    constants: Mapping[str, object] | None = None,
 ) -> None:
     """Insert many rows at once: PostgreSQL's COPY (a tenth of the time of an executemany on a
-    million rows), elsewhere one executemany. Values must already be in storage form (UTC)."""
+    million rows), elsewhere one executemany of plain tuples. ``constants`` are columns with
+    the same value in every row. Values must already be in storage form (UTC)."""
     if not rows:
         return
+    extra = dict(constants or {})
+    names = ", ".join((*columns, *extra))
     if connection.dialect.name == "postgresql":
         driver = connection.connection.driver_connection
         assert driver is not None
-        sql = f"COPY {model.__tablename__} ({', '.join(columns)}) FROM STDIN"
+        tail = tuple(extra.values())
+        sql = f"COPY {model.__tablename__} ({names}) FROM STDIN"
         with driver.cursor() as cursor, cursor.copy(sql) as copy:
             for row in rows:
-                copy.write_row(row)
-    else:
-        connection.execute(insert(model), [dict(zip(columns, row, strict=True)) for row in rows])
+                copy.write_row((*row, *tail))
+        return
+    table = model.__table__
+    dialect = connection.dialect
+
+    def converter(name: str) -> Callable[[Any], Any] | None:
+        return table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+
+    if dialect.name != "sqlite":
+        connection.execute(
+            insert(model), [dict(zip(columns, row, strict=True)) | extra for row in rows]
+        )
+        return
+    # SQLite: one executemany of plain tuples, since SQLAlchemy's per-row parameter handling
+    # would cost more than SQLite's insert itself. Values go through the columns' own
+    # converters (dates and times to text): the constants once, the others once per value.
+    tail = tuple(
+        value if value is None or (function := converter(name)) is None else function(value)
+        for name, value in extra.items()
+    )
+    slots: list[tuple[int, Callable[[Any], Any], dict[Any, Any]]] = [
+        (i, function, {}) for i, name in enumerate(columns) if (function := converter(name))
+    ]
+    if slots or tail:
+        rows = _converted(rows, slots, tail)
+    marks = ", ".join("?" * (len(columns) + len(extra)))
+    # the names are the model's, never the input's
+    sql = f"INSERT INTO {model.__tablename__} ({names}) VALUES ({marks})"  # noqa: S608
+    connection.exec_driver_sql(sql, rows)
+
+
+def _converted(
+    rows: Sequence[Sequence[object]],
+    slots: Sequence[tuple[int, Callable[[Any], Any], dict[Any, Any]]],
+    tail: tuple[object, ...],
+) -> list[tuple[object, ...]]:
+    if not slots:
+        return [(*row, *tail) for row in rows]
+    out: list[tuple[object, ...]] = []
+    for row in rows:
+        values = list(row)
+        for i, function, done in slots:
+            value = values[i]
+            if value is not None:
+                converted = done.get(value)
+                if converted is None:
+                    converted = done[value] = function(value)
+                values[i] = converted
+        out.append((*values, *tail))
+    return out
 
 
 def _compare_batch(
@@ -227,7 +292,7 @@ def _compare_batch(
             tally.added += 1
             tally.note(DiffKind.ADDED, row.card_number, (), line)
             if apply:
-                inserts.append((*row, True, tx.at))
+                inserts.append(row)
             continue
         values = tuple(old[3:])
         if old[2] and values == row.compared():
@@ -250,7 +315,7 @@ def _compare_batch(
                 }
             )
     if apply:
-        _insert_rows(connection, Member, _INSERTED, inserts)
+        _insert_rows(connection, Member, COLUMNS, inserts, {"in_roll": True, "updated_at": tx.at})
         if updates:
             connection.execute(_UPDATE, updates)
 
@@ -313,7 +378,8 @@ def do_import_roll(
                 f"{state.source} lists no member; an empty roll would remove every member",
             )
         _compare_batch(tx, batch, tally, apply=apply, first_import=first_import)
-        _mark_removed(tx, reader.cards, tally, apply=apply)
+        if not first_import:  # into an empty roll, every member stored came from this file
+            _mark_removed(tx, reader.cards, tally, apply=apply)
         if progress is not None:
             progress(state.bytes_read)
         digest = state.digest.hexdigest()
