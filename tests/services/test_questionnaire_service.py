@@ -160,7 +160,7 @@ def test_four_campaigns_from_link_to_publication(
         "sent",
         "opened",
         "draft-saved",
-        "opened",
+        # opened again the same day: the first opening of a day only is recorded
         "submitted",
         "confirmation-sent",
         "confirmation-sent",

@@ -121,8 +121,14 @@ def test_the_redirect_after_a_post_is_not_an_opening(database: Database) -> None
         assert "Thank you. Version 1 of your answers was received" in shown.text
         kinds = [e.kind for e in _status(s, "rivera").events]
         assert kinds.count("opened") == 1, kinds
-        # A later visit with the link is an opening again.
+        # Reloading or switching the language the same day is no new opening; a visit on a
+        # later day is (the first of each day, in the questionnaire's zone).
         s.client.get(url)
+        s.client.get(url + "?lang=es")
+        assert [e.kind for e in _status(s, "rivera").events].count("opened") == 1
+        s.clock.advance(days=1)
+        s.client.get(url)
+        s.client.get(url + "?lang=en")
         assert [e.kind for e in _status(s, "rivera").events].count("opened") == 2
 
 

@@ -61,8 +61,10 @@ __all__ = [
     "choice_index",
     "count_words",
     "has_control_characters",
+    "is_key",
     "local_time",
     "parse_questionnaire",
+    "questionnaire_text",
     "zone_label",
 ]
 
@@ -193,6 +195,11 @@ class Questionnaire:
             self.questions,
             self.publication,
         )
+
+
+def is_key(text: str) -> bool:
+    """Whether ``text`` may be a questionnaire's key or a question's id."""
+    return _KEY.fullmatch(text) is not None
 
 
 def count_words(text: str) -> int:
@@ -509,3 +516,77 @@ def _read_translations(
             else:
                 out[language][english] = translated
     return out
+
+
+# -- writing the file ---------------------------------------------------------------------------
+
+
+def _toml_string(text: str) -> str:
+    """``text`` as a TOML basic string: quotes, backslashes and control characters escaped."""
+    out = ['"']
+    for ch in text:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def _toml_strings(texts: Sequence[str]) -> str:
+    return "[" + ", ".join(_toml_string(t) for t in texts) + "]"
+
+
+def questionnaire_text(questionnaire: Questionnaire) -> str:
+    """The file of ``questionnaire``, in the format :func:`parse_questionnaire` reads: what
+    the committee's question-by-question editor saves, so that a definition made on the page
+    and one written by hand go through the same reader, the same checks and the same service.
+    Reading the text back gives the same questionnaire (its values are not checked here: the
+    reader does that, every problem with its line)."""
+    q = questionnaire
+    due = q.due.astimezone(q.zone)
+    due_text = due.isoformat()
+    if not (q.zone.utcoffset(None) or datetime.timedelta(0)):
+        due_text = due_text.removesuffix("+00:00") + "Z"
+    lines = [
+        f"format = {_toml_string(FORMAT)}",
+        f"key = {_toml_string(q.key)}",
+        f"version = {q.version}",
+        f"title = {_toml_string(q.title)}",
+    ]
+    if q.introduction:
+        lines.append(f"introduction = {_toml_string(q.introduction)}")
+    if q.office:
+        lines.append(f"office = {_toml_string(q.office)}")
+    lines += [
+        f"due = {due_text}",
+        f"reminders = [{', '.join(str(d) for d in q.reminders)}]",
+        f"publication = {_toml_string(q.publication)}",
+        f"answer_required_for_forum = {'true' if q.answer_required_for_forum else 'false'}",
+    ]
+    if q.parties:
+        lines.append(f"parties = {_toml_strings(q.parties)}")
+    for question in q.questions:
+        lines += ["", "[[questions]]", f"id = {_toml_string(question.id)}"]
+        lines.append(f"kind = {_toml_string(question.kind)}")
+        lines.append(f"text = {_toml_string(question.text)}")
+        if question.help:
+            lines.append(f"help = {_toml_string(question.help)}")
+        if not question.required:
+            lines.append("required = false")
+        if question.kind == TEXT and question.max_words is not None:
+            lines.append(f"max_words = {question.max_words}")
+        if question.kind == CHOICE:
+            lines.append(f"choices = {_toml_strings(question.choices)}")
+    for language in sorted(q.translations):
+        entries = q.translations[language]
+        if entries:
+            lines += ["", f"[translations.{language}]"]
+            lines += [f"{_toml_string(k)} = {_toml_string(v)}" for k, v in entries.items()]
+    return "\n".join(lines) + "\n"

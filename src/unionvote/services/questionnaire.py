@@ -364,9 +364,14 @@ class PublishedQuestionnaire:
     sha256: str
     published_at: datetime.datetime
     zone: datetime.timezone = datetime.UTC  # the questionnaire's: its times are shown in it
+    title_es: str = ""  # the title in Spanish, if the file translates it
 
     def __repr__(self) -> str:
         return f"PublishedQuestionnaire({self.name!r}, sha256={self.sha256!r})"
+
+    def title_in(self, language: str) -> str:
+        """The title in ``language`` (the members' list of published comparisons)."""
+        return (self.title_es or self.title) if language == "es" else self.title
 
 
 @dataclass(frozen=True)
@@ -1565,12 +1570,22 @@ def _form(
 
 
 def do_open_form(services: Services, token: str, *, language: str = "en") -> AnswerForm:
-    """The answer form for the campaign the link belongs to; records that it was opened."""
+    """The answer form for the campaign the link belongs to; records that it was opened: the
+    first opening of each day (in the questionnaire's zone) only, so that reloading the form or
+    switching its language is not counted again (``opened`` says on which days the campaign
+    looked at the form, and when first)."""
     with services.transaction() as tx:
         row, q, campaign, _ = _by_token(tx, token)
         _not_due(row, tx.at, opening=True)
-        _event(tx, campaign, "opened")
-        tx.audit("questionnaire.open", f"{row.key}/{campaign.key}")
+        today = tx.at.astimezone(q.zone).date()
+        opened = tx.session.scalars(
+            select(QuestionnaireEvent.at).where(
+                QuestionnaireEvent.campaign_id == campaign.id, QuestionnaireEvent.kind == "opened"
+            )
+        )
+        if all(at.astimezone(q.zone).date() != today for at in opened):
+            _event(tx, campaign, "opened")
+            tx.audit("questionnaire.open", f"{row.key}/{campaign.key}")
         form = _form(tx.session, row, q, campaign, language)
     return form
 
@@ -2023,8 +2038,16 @@ def _latest_publication(session: Session, row: QuestionnaireRow) -> PublishedQue
     )
     if pub is None:
         return None
+    q = _parsed(row)
     return PublishedQuestionnaire(
-        row.key, row.title, pub.name, pub.content, pub.digest, pub.at, _parsed(row).zone
+        row.key,
+        row.title,
+        pub.name,
+        pub.content,
+        pub.digest,
+        pub.at,
+        q.zone,
+        title_es=q.translations.get("es", {}).get(row.title, ""),
     )
 
 
@@ -2047,8 +2070,16 @@ def _publication_by_digest(
             "questionnaire.not-published",
             f"questionnaire {row.key!r} was never published with SHA-256 {sha256!r}",
         )
+    q = _parsed(row)
     return PublishedQuestionnaire(
-        row.key, row.title, pub.name, pub.content, pub.digest, pub.at, _parsed(row).zone
+        row.key,
+        row.title,
+        pub.name,
+        pub.content,
+        pub.digest,
+        pub.at,
+        q.zone,
+        title_es=q.translations.get("es", {}).get(row.title, ""),
     )
 
 
@@ -2263,7 +2294,16 @@ def do_publish(services: Services, key: str, *, early: bool = False) -> Publishe
             policy=row.policy,
             early=before_due,
         )
-    return PublishedQuestionnaire(row.key, row.title, name, content, digest, tx.at, q.zone)
+    return PublishedQuestionnaire(
+        row.key,
+        row.title,
+        name,
+        content,
+        digest,
+        tx.at,
+        q.zone,
+        title_es=q.translations.get("es", {}).get(row.title, ""),
+    )
 
 
 def _at(value: object) -> datetime.datetime | None:

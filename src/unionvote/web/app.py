@@ -35,7 +35,15 @@ from unionvote.storage.database import Database
 from unionvote.web.errors import install_error_handlers
 from unionvote.web.i18n import Catalogs, choose_language, load_catalogs, using
 from unionvote.web.pages import make_environment
-from unionvote.web.routes import api, booth, committee, public, questionnaire, trustee
+from unionvote.web.routes import (
+    api,
+    booth,
+    committee,
+    public,
+    questionnaire,
+    questionnaire_editor,
+    trustee,
+)
 from unionvote.web.security import (
     BodyLimitMiddleware,
     CsrfMiddleware,
@@ -94,6 +102,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(committee.router)
     app.include_router(trustee.router)
     app.include_router(questionnaire.router)
+    app.include_router(questionnaire_editor.router)
 
 
 def _mount_static(app: FastAPI, node_modules: Path) -> None:
