@@ -113,3 +113,27 @@ def test_one_check_at_a_time_for_the_whole_site(
         release.set()
         running.join(60)
     assert verifier.status(STAGE).passed is True
+
+
+def test_a_long_check_spaces_the_next_ones_out(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A check that took 10 minutes (a large record) is not started again for 50 minutes
+    (five times as long), even with a 15-minute interval: the server keeps most of its time
+    for casting."""
+    site = make_site(database)
+    site.vote.cast(0, (A, JOBS))
+    verifier = site.client.app.state.verifier
+    real = board.verify_record
+
+    def ten_minutes(path):  # type: ignore[no-untyped-def]
+        site.vote.clock.advance(minutes=10)
+        return real(path)
+
+    monkeypatch.setattr(board, "verify_record", ten_minutes)
+    verifier.verify(STAGE)
+    site.vote.cast(1, (B, NONE))
+    site.vote.clock.advance(minutes=35)  # 45 minutes after the start: 15 would have done
+    assert not verifier.needs_run(STAGE)
+    site.vote.clock.advance(minutes=5)  # 50 minutes after the start
+    assert verifier.needs_run(STAGE)

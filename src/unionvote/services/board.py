@@ -357,10 +357,11 @@ class Verification:
 class _Result:
     head: str
     height: int
-    at: datetime.datetime
+    at: datetime.datetime  # when it finished
     passed: bool
     failures: tuple[str, ...]
     ballots_checked: int
+    started: datetime.datetime
 
 
 class BoardVerifier:
@@ -368,7 +369,13 @@ class BoardVerifier:
 
     One per web application (its composition root makes it); thread-safe. At most one
     verification runs at a time (any stage: each reads the whole record), and
-    :meth:`verify_if_due` starts one for a stage at most once per ``interval``."""
+    :meth:`verify_if_due` starts one for a stage at most once per ``interval`` — or, when the
+    last one took longer than a fifth of that, once per five times its duration: a record of
+    a million ballots takes the better part of an hour to check on one core, and the server
+    must keep most of its time for casting (at most a fifth of one core goes to this)."""
+
+    #: A check starts at most once per this many times the last one's duration.
+    DUTY_FACTOR = 5
 
     def __init__(
         self,
@@ -408,10 +415,13 @@ class BoardVerifier:
         # under self._lock
         result = self._results.get(stage_key)
         started = self._started.get(stage_key)
+        wait = self.interval
+        if result is not None:
+            wait = max(wait, (result.at - result.started) * self.DUTY_FACTOR)
         return (
             not self._running
             and (result is None or result.head != head.head)
-            and (started is None or self._clock.now() - started >= self.interval)
+            and (started is None or self._clock.now() - started >= wait)
         )
 
     def needs_run(self, stage_key: str) -> bool:
@@ -451,6 +461,7 @@ class BoardVerifier:
         self._started[stage_key] = self._clock.now()
 
     def _run(self, stage_key: str) -> None:
+        started = self._clock.now()
         try:
             before = record_head(self._services, stage_key)
             with tempfile.TemporaryDirectory(prefix="unionvote-board-") as directory:
@@ -470,6 +481,7 @@ class BoardVerifier:
                 report.ok,
                 failures,
                 report.ballots_checked,
+                started,
             )
             with self._lock:
                 self._results[stage_key] = result
