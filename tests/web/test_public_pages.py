@@ -137,3 +137,16 @@ def test_a_long_check_spaces_the_next_ones_out(
     assert not verifier.needs_run(STAGE)
     site.vote.clock.advance(minutes=5)  # 50 minutes after the start
     assert verifier.needs_run(STAGE)
+
+
+def test_another_server_process_checking_means_this_one_does_not(database: Database) -> None:
+    """`serve --workers N`: the processes share one lock per site on this machine."""
+    site = make_site(database)
+    site.vote.cast(0, (A, JOBS))
+    verifier = site.client.app.state.verifier
+    with board._machine_wide_lock(site.vote.services) as held:  # another process, checking
+        assert held
+        verifier.verify(STAGE)
+        status = verifier.status(STAGE)
+        assert status.verified_head is None and not status.running
+    assert verifier.verify(STAGE).passed is True

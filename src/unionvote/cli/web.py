@@ -4,12 +4,16 @@ trustees' pages) with uvicorn, over the same database as the other commands."""
 from __future__ import annotations
 
 import logging
+import os
 import re
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 
-from unionvote.cli.context import errors
+from unionvote.cli.context import errors, fail
+
+if TYPE_CHECKING:
+    from unionvote.web.settings import WebSettings
 
 __all__ = ["serve_command"]
 
@@ -84,6 +88,16 @@ def serve_command(
             show_default=False,
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes (default 1). One per core lets the ballot checks use every "
+            "core; the rate limits then count per process (see docs/administrator.md), and "
+            "--send-reminders needs a single process.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the members' website: the booth, the public board and results, and the
     committee's and trustees' pages."""
@@ -103,15 +117,42 @@ def serve_command(
         if reminder_hour is not None:
             overrides["questionnaire_reminder_hour"] = reminder_hour
         settings = WebSettings(**overrides)  # type: ignore[arg-type]
+        if workers > 1 and settings.questionnaire_reminders:
+            fail(
+                "--send-reminders needs a single server process (each would send them): run "
+                "`unionvote questionnaire remind` daily from cron instead, or serve with "
+                "--workers 1"
+            )
         app = create_app(settings)
     logging.getLogger("uvicorn.access").addFilter(_NoQueryStrings())
-    typer.echo(f"unionvote serves on http://{host}:{port}/ (Ctrl-C stops it)")
     proxies = ",".join(trusted_proxy or [])
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        proxy_headers=bool(proxies),
-        forwarded_allow_ips=proxies or None,
-        server_header=False,
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": proxies or None,
+        "server_header": False,
+    }
+    if workers == 1:
+        typer.echo(f"unionvote serves on http://{host}:{port}/ (Ctrl-C stops it)")
+        uvicorn.run(app, **options)
+        return
+    # Several processes: each builds the same app from the environment, which carries the
+    # settings as decided here (a --dev session secret made once, so that every process
+    # accepts the others' cookies).
+    os.environ.update(_environment_of(settings))
+    typer.echo(
+        f"unionvote serves on http://{host}:{port}/ with {workers} processes (Ctrl-C stops it)"
     )
+    uvicorn.run(
+        "unionvote.web.app:create_app_from_environment", factory=True, workers=workers, **options
+    )
+
+
+def _environment_of(settings: WebSettings) -> dict[str, str]:
+    """The environment variables that give a worker process these very settings."""
+    environment = {"DATABASE_URL": settings.database_url}
+    if settings.dev:
+        environment["UNIONVOTE_DEV"] = "1"
+    environment["UNIONVOTE_SESSION_SECRET"] = settings.secret
+    return environment

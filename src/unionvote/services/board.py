@@ -19,7 +19,10 @@ for a record that has grown.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import fcntl
+import hashlib
 import json
 import tempfile
 import threading
@@ -364,6 +367,25 @@ class _Result:
     started: datetime.datetime
 
 
+@contextlib.contextmanager
+def _machine_wide_lock(services: Services) -> Iterator[bool]:
+    """One record check at a time for all the server processes of one site on this machine
+    (``unionvote serve --workers N``): an exclusive lock on a file named after the database.
+    Yields whether it was taken; never waits."""
+    digest = hashlib.sha256(services.db.describe().encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"unionvote-board-{digest}.lock"
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 class BoardVerifier:
     """Verifies stages' records and remembers the last result of each, keyed by head.
 
@@ -462,6 +484,14 @@ class BoardVerifier:
 
     def _run(self, stage_key: str) -> None:
         started = self._clock.now()
+        with _machine_wide_lock(self._services) as held:
+            if not held:  # another server process of this site is checking a record now
+                with self._lock:
+                    self._running.discard(stage_key)
+                return
+            self._run_locked(stage_key, started)
+
+    def _run_locked(self, stage_key: str, started: datetime.datetime) -> None:
         try:
             before = record_head(self._services, stage_key)
             with tempfile.TemporaryDirectory(prefix="unionvote-board-") as directory:

@@ -179,6 +179,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             scheduler.stop()
 
 
+def create_app_from_environment() -> FastAPI:
+    """The website as ``unionvote serve --workers N`` runs it in each process: its settings
+    from the environment (``UNIONVOTE_*``, ``DATABASE_URL``), which the command set."""
+    return create_app(WebSettings())
+
+
 def create_app(settings: WebSettings, *, services: Services | None = None) -> FastAPI:
     """The website over ``settings.database_url`` (or the given ``services``, for tests)."""
     if services is None:
