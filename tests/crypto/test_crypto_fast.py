@@ -198,3 +198,42 @@ def test_point_product_refuses_what_is_not_a_point() -> None:
             fast.PointProduct().multiply(not_a_point)
         with pytest.raises(EncodingError):
             fast.PointProduct().multiply(b"short")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(points, max_size=6), st.lists(points, max_size=6))
+def test_products_travel_and_merge_in_internal_form(
+    first: list[GroupElement], second: list[GroupElement]
+) -> None:
+    """Another process's product, carried in libdecaf's internal form (same build) and
+    absorbed, or merged directly, gives the plain product."""
+    plain, one, two = IDENTITY, fast.PointProduct(), fast.PointProduct()
+    for p in first:
+        plain, _ = plain * p, one.multiply(p.to_bytes())
+    for p in second:
+        plain, _ = plain * p, two.multiply(p.to_bytes())
+    carried = fast.PointProduct()
+    for raw in (one.internal(), two.internal()):
+        assert raw is not None
+        carried.absorb_internal(raw)
+    one.merge(two)
+    assert carried.value() == one.value() == plain
+
+
+def test_internal_form_is_refused_where_it_cannot_mean_anything() -> None:
+    assert fast.internal_format() is not None
+    with pytest.raises(EncodingError):
+        fast.PointProduct().absorb_internal(b"\x01" * 32)
+    fast.set_enabled(False)
+    assert fast.internal_format() is None
+    assert fast.PointProduct().internal() is None
+    with pytest.raises(ValueError, match="libdecaf"):
+        fast.PointProduct().absorb_internal(b"")
+
+
+def test_a_decoded_element_adds_only_when_added() -> None:
+    product = fast.PointProduct()
+    decoded = product.decode((g**9).to_bytes(), 2)
+    assert product.value() is IDENTITY
+    product.add(decoded)
+    assert product.value() == g**18

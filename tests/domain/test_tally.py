@@ -171,6 +171,59 @@ def test_a_stored_ballot_of_the_wrong_shape_is_refused_and_adds_nothing() -> Non
     assert (accumulator.tally, accumulator.count, accumulator.total_weight) == before
 
 
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.integers(0, len(CHOICES) - 1), max_size=5), st.booleans())
+def test_partials_carry_a_tally_in_either_form(
+    arithmetic: str, picked: list[int], internal: bool
+) -> None:
+    """A worker's partial tally, in libdecaf's internal form (when the receiver's format is
+    the worker's) or encoded, merges into the same tally."""
+    import pickle
+
+    from unionvote.crypto import fast
+
+    worker = TallyAccumulator(QUESTIONS)
+    for i in picked:
+        worker.add_stored(BALLOTS[i].to_bytes(), None)
+    receiver_format = fast.internal_format() if internal else None
+    partial = pickle.loads(pickle.dumps(worker.to_partial(receiver_format)))
+    assert (partial.internal_format is not None) == (internal and arithmetic == "libdecaf")
+    merged = TallyAccumulator(QUESTIONS)
+    merged.add_stored(BALLOTS[0].to_bytes(), None)
+    merged.merge_partial(partial)
+    assert merged.tally == _plain_tally([0, *picked], [None] * (len(picked) + 1))
+    assert merged.count == len(picked) + 1
+
+
+def test_a_partial_from_another_libdecaf_build_is_refused() -> None:
+    from dataclasses import replace
+
+    from unionvote.crypto import fast
+
+    if fast.internal_format() is None:
+        pytest.skip("libdecaf0 is not installed (CI installs it)")
+    worker = TallyAccumulator(QUESTIONS)
+    worker.add_stored(BALLOTS[0].to_bytes(), None)
+    partial = replace(worker.to_partial(fast.internal_format()), internal_format="another")
+    receiver = TallyAccumulator(QUESTIONS)
+    with pytest.raises(ElectionError, match="libdecaf"):
+        receiver.merge_partial(partial)
+    assert receiver.count == 0
+
+
+def test_a_stored_ballot_with_a_point_off_the_curve_adds_nothing(arithmetic: str) -> None:
+    accumulator = TallyAccumulator(QUESTIONS)
+    accumulator.add_stored(BALLOTS[0].to_bytes(), None)
+    before = (accumulator.tally, accumulator.count)
+    broken = json.loads(BALLOTS[1].to_bytes())
+    broken["answers"][1]["choices"][2]["beta"] = "ff" * 32  # the last point read: not a point
+    with pytest.raises(ElectionError, match=r"tally\.ballot"):
+        accumulator.add_stored(json.dumps(broken).encode(), None)
+    assert (accumulator.tally, accumulator.count) == before
+
+
 def test_accumulators_of_other_questions_do_not_merge() -> None:
     with pytest.raises(ElectionError, match="different questions"):
         TallyAccumulator(QUESTIONS).merge(TallyAccumulator(QUESTIONS[:1]))

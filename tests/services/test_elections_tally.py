@@ -21,6 +21,7 @@ from test_elections import (
     Vote,
     make_vote,
     refused,
+    snapshot,
 )
 
 from unionvote.crypto.decryption import PartialDecryption
@@ -238,6 +239,30 @@ def test_the_tally_split_over_processes_is_the_same_record(
     subtallies = Subtallies.from_bytes(published(database, SUBTALLIES_FILE) or b"")
     assert sum(a.ballots for a in subtallies.dimensions[0].aggregates) == 14
     assert verify_record(exported.path).ok
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_stored_ballot_changed_behind_the_service_stops_the_tally(
+    database: Database, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """A ballot row whose bytes are no longer those its tracker names (the database edited
+    behind the service's back): the tally stops with the same refusal here or in a worker
+    process, and nothing is written."""
+    from unionvote.storage.models import Ballot as BallotRow
+
+    monkeypatch.setattr(elections_service, "_TALLY_BATCH", 3)
+    vote = make_vote(database, roll=ROLL)
+    cast_all(vote, VOTES)
+    do_close(vote.services, STAGE)
+    with database.transaction() as session:
+        row = session.scalars(select(BallotRow).order_by(BallotRow.id.desc())).first()
+        assert row is not None
+        row.raw = row.raw + b" "  # any change at all: no longer the tracker's ballot
+    before = snapshot(database)
+    with open_engine(workers=workers) as engine:
+        error = refused(vote, "tally.ballot", do_tally, vote.services, STAGE, engine=engine)
+    assert "is not the ballot its tracker names" in error.detail
+    assert snapshot(database) == before
 
 
 def test_a_weighted_election_without_breakdowns(database: Database, tmp_path: Path) -> None:

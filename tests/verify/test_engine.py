@@ -201,7 +201,7 @@ def test_a_pool_process_dying_is_an_error() -> None:
 def test_a_worker_of_another_version_is_refused(
     monkeypatch: pytest.MonkeyPatch, dask_engine: DaskEngine
 ) -> None:
-    monkeypatch.setattr("unionvote.verify.engine.__version__", "0.0.0-other")
+    monkeypatch.setattr("unionvote.verify.engine.code_identity", lambda: "0.0.0-other")
     with pytest.raises(EngineError, match=r"this worker runs unionvote .*, the client 0\.0\.0"):
         list(dask_engine.map(TIMES_SEVEN, iter(range(3))))
 
@@ -304,7 +304,7 @@ def test_cli_workers_and_scheduler_are_exclusive(base: Built) -> None:
 def test_cli_engine_failure_is_exit_2_never_a_verdict(
     base: Built, monkeypatch: pytest.MonkeyPatch, cluster: LocalCluster
 ) -> None:
-    monkeypatch.setattr("unionvote.verify.engine.__version__", "0.0.0-other")
+    monkeypatch.setattr("unionvote.verify.engine.code_identity", lambda: "0.0.0-other")
     code, out, err = _invoke("verify", "--scheduler", cluster.scheduler_address, str(base.path))
     assert code == 2
     assert "PASS" not in out and "FAIL" not in out

@@ -24,6 +24,7 @@ from unionvote.crypto.elgamal import Ciphertext
 from unionvote.crypto.encoding import compact_json, expect_fields, parse_list, parse_small_int
 from unionvote.crypto.errors import CryptoError
 from unionvote.crypto.fast import PointProduct
+from unionvote.crypto.fast import internal_format as fast_internal_format
 from unionvote.crypto.group import GroupElement
 from unionvote.crypto.trustees import TrusteeItem
 from unionvote.domain.errors import ElectionError
@@ -40,6 +41,7 @@ __all__ = [
     "DecryptionRequest",
     "DimensionTally",
     "EncryptedTally",
+    "PartialTally",
     "Subtallies",
     "TallyAccumulator",
     "TrusteeDecryption",
@@ -110,8 +112,8 @@ class TallyAccumulator:
 
     def add_stored(self, raw: bytes, weight: int | None) -> None:
         """Add a ballot from its stored bytes; the ballot was checked in full on entry (its
-        ciphertexts are subgroup elements). A ballot of the wrong shape is refused, with
-        nothing of it added."""
+        ciphertexts are subgroup elements). A ballot of the wrong shape, or whose ciphertexts
+        are not curve points, is refused with nothing of it added."""
         try:
             answers = json.loads(raw)["answers"]
             points = [
@@ -122,12 +124,20 @@ class TallyAccumulator:
             raise ElectionError("tally.ballot", f"a stored ballot is unreadable: {error}") from None
         if [len(row) for row in points] != list(self._shape):
             raise ElectionError("tally.shape", "a stored ballot does not fit the questions")
+        try:
+            decoded = [
+                [(a.decode(alpha, weight), b.decode(beta, weight)) for a, b, (alpha, beta) in
+                 zip(alphas, betas, row, strict=True)]
+                for alphas, betas, row in zip(self._alphas, self._betas, points, strict=True)
+            ]  # fmt: skip
+        except CryptoError as error:
+            raise ElectionError("tally.ballot", f"a stored ballot: {error}") from None
         self.count += 1
         self.total_weight += 1 if weight is None else weight
-        for alphas, betas, row in zip(self._alphas, self._betas, points, strict=True):
+        for alphas, betas, row in zip(self._alphas, self._betas, decoded, strict=True):
             for a, b, (alpha, beta) in zip(alphas, betas, row, strict=True):
-                a.multiply(alpha, weight)
-                b.multiply(beta, weight)
+                a.add(alpha)
+                b.add(beta)
 
     def merge(self, other: TallyAccumulator) -> None:
         """Add ``other``'s ballots (a disjoint set) to this accumulator."""
@@ -139,6 +149,44 @@ class TallyAccumulator:
             for row, other_row in zip(mine, theirs, strict=True):
                 for product, other_product in zip(row, other_row, strict=True):
                     product.merge(other_product)
+
+    def to_partial(self, internal_format: str | None) -> PartialTally:
+        """This accumulator, to carry to another process: in libdecaf's internal form when
+        ``internal_format`` (the receiver's) is this process's too — free to make and merge —
+        else as encoded elements."""
+        internal = internal_format is not None and internal_format == fast_internal_format()
+        products = [p for row in (*self._alphas, *self._betas) for p in row]
+        if internal:
+            raw = [p.internal() for p in products]
+            if all(r is not None for r in raw):
+                return PartialTally(
+                    self._shape, self.count, self.total_weight, internal_format,
+                    tuple(r or b"" for r in raw),
+                )  # fmt: skip
+        encoded = tuple(p.value().to_bytes() for p in products)
+        return PartialTally(self._shape, self.count, self.total_weight, None, encoded)
+
+    def merge_partial(self, partial: PartialTally) -> None:
+        """Add a :meth:`to_partial` of a disjoint set of ballots (made by one of our own
+        workers)."""
+        if partial.shape != self._shape:
+            raise ElectionError("tally.shape", "cannot merge tallies of different questions")
+        products = [p for row in (*self._alphas, *self._betas) for p in row]
+        if len(partial.products) != len(products):
+            raise ElectionError("tally.shape", "a partial tally has the wrong size")
+        if partial.internal_format is not None:
+            if partial.internal_format != fast_internal_format():
+                raise ElectionError(
+                    "tally.engine", "a worker's libdecaf is not this machine's; nothing merged"
+                )
+            for product, raw in zip(products, partial.products, strict=True):
+                product.absorb_internal(raw)
+        else:
+            decoded = [p.decode(raw) for p, raw in zip(products, partial.products, strict=True)]
+            for product, element in zip(products, decoded, strict=True):
+                product.add(element)
+        self.count += partial.count
+        self.total_weight += partial.total_weight
 
     def __getstate__(self) -> dict[str, Any]:
         return {
@@ -156,6 +204,18 @@ class TallyAccumulator:
             for a, b, (alpha, beta) in zip(alphas, betas, row, strict=True):
                 a.multiply(GroupElement.from_bytes(alpha).to_bytes())
                 b.multiply(GroupElement.from_bytes(beta).to_bytes())
+
+
+@dataclass(frozen=True, slots=True)
+class PartialTally:
+    """A :class:`TallyAccumulator` on its way between processes (see ``to_partial``): the
+    products of every answer's α, then of every answer's β."""
+
+    shape: tuple[int, ...]
+    count: int
+    total_weight: int
+    internal_format: str | None
+    products: tuple[bytes, ...]
 
 
 def _element_bytes(text: Any) -> bytes:

@@ -34,6 +34,7 @@ from unionvote.crypto.credentials import PublicCredential
 from unionvote.crypto.decryption import DiscreteLog, PartialDecryption
 from unionvote.crypto.encoding import compact_json, parse_key, sha256_b64
 from unionvote.crypto.errors import CryptoError
+from unionvote.crypto.fast import internal_format as fast_internal_format
 from unionvote.crypto.group import GroupElement
 from unionvote.crypto.trustees import TrusteeItem, election_public_key, key_owners
 from unionvote.domain.election import CastReceipt, Phase
@@ -45,6 +46,7 @@ from unionvote.domain.tally import (
     DecryptionRequest,
     DimensionTally,
     EncryptedTally,
+    PartialTally,
     Subtallies,
     TallyAccumulator,
     TrusteeDecryption,
@@ -617,11 +619,13 @@ def do_close(services: Services, stage_key: str) -> ElectionStatus:
 
 def _counted_ballots(
     session: Session, stage: StageRow, row: ElectionRow
-) -> Iterator[tuple[bytes, str, int | None, str, str]]:
-    """Each counted ballot with its credential, weight and its member's state and local."""
+) -> Iterator[tuple[bytes, str, str, int | None, str, str]]:
+    """Each counted ballot with its tracker, credential, weight and its member's state and
+    local."""
     query = (
         select(
             BallotRow.raw,
+            BallotRow.tracker,
             BallotRow.credential,
             PublicCredentialRow.weight,
             Member.state,
@@ -658,22 +662,35 @@ def _aggregate(
     return tuple(dimensions)
 
 
-def _tally_questions(questions: tuple[Question, ...]) -> tuple[Question, ...]:
-    """The tally job's worker state: the election's questions."""
-    return questions
+_TallySetup = tuple[tuple[Question, ...], str | None]
+_TallyItem = tuple[bytes, str, int | None, Cell]  # a stored ballot, its tracker, weight, cell
 
 
-def _tally_batch(
-    questions: tuple[Question, ...], batch: list[tuple[bytes, int | None, Cell]]
-) -> dict[Cell, TallyAccumulator]:
-    """One batch of stored ballots (checked when cast) multiplied into a tally per cell."""
+def _tally_questions(setup: _TallySetup) -> _TallySetup:
+    """The tally job's worker state: the election's questions and the caller's
+    ``fast.internal_format`` (partial tallies travel in libdecaf's form when it matches)."""
+    return setup
+
+
+def _tally_batch(setup: _TallySetup, batch: list[_TallyItem]) -> dict[Cell, PartialTally]:
+    """One batch of stored ballots (checked when cast) multiplied into a tally per cell.
+
+    Each ballot's bytes must still be the ones its tracker names: a row changed behind the
+    service's back stops the tally instead of entering it."""
+    questions, internal_format = setup
     cells: dict[Cell, TallyAccumulator] = {}
-    for raw, weight, cell in batch:
+    for raw, tracker, weight, cell in batch:
+        if sha256_b64(raw) != tracker:
+            raise ElectionError(
+                "tally.ballot",
+                f"the stored ballot {tracker} is not the ballot its tracker names; "
+                "nothing was tallied (restore the database from its backup)",
+            )
         accumulator = cells.get(cell)
         if accumulator is None:
             accumulator = cells[cell] = TallyAccumulator(questions)
         accumulator.add_stored(raw, weight)
-    return cells
+    return {cell: a.to_partial(internal_format) for cell, a in cells.items()}
 
 
 def do_tally(
@@ -704,30 +721,35 @@ def do_tally(
         cells: dict[Cell, TallyAccumulator] = {}
         credentials_by_cell: dict[Cell, list[str]] = {}
 
-        def batches() -> Iterator[list[tuple[bytes, int | None, Cell]]]:
-            batch: list[tuple[bytes, int | None, Cell]] = []
-            for raw, credential, weight, state, local in _counted_ballots(session, stage, row):
+        def batches() -> Iterator[list[_TallyItem]]:
+            batch: list[_TallyItem] = []
+            for raw, tracker, credential, weight, state, local in _counted_ballots(
+                session, stage, row
+            ):
                 cell = (state, local) if rules.breakdowns else ("", "")
                 credentials_by_cell.setdefault(cell, []).append(credential)
-                batch.append((raw, weight, cell))
+                batch.append((raw, tracker, weight, cell))
                 if len(batch) == _TALLY_BATCH:
                     yield batch
                     batch = []
             if batch:
                 yield batch
 
-        job = Job(prepare=_tally_questions, setup=tuple(questions), run=_tally_batch)
+        job = Job(
+            prepare=_tally_questions,
+            setup=(tuple(questions), fast_internal_format()),
+            run=_tally_batch,
+        )
         with contextlib.ExitStack() as stack:
             runner = engine if engine is not None else stack.enter_context(InProcessEngine())
             try:
-                for partial in runner.map(job, batches()):
-                    for cell, accumulator in partial.items():
-                        if cell in cells:
-                            cells[cell].merge(accumulator)
-                        else:
-                            cells[cell] = accumulator
+                for partials in runner.map(job, batches()):
+                    for cell, partial in partials.items():
+                        if cell not in cells:
+                            cells[cell] = TallyAccumulator(questions)
+                        cells[cell].merge_partial(partial)
                         if progress is not None:
-                            progress(accumulator.count)
+                            progress(partial.count)
             except EngineError as error:
                 raise ElectionError("tally.engine", str(error)) from error
         main = TallyAccumulator(questions)

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import itertools
 import multiprocessing
@@ -56,10 +57,12 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Generic, Protocol, Self, TypeVar
 
 from unionvote import __version__
+from unionvote.errors import UnionVoteError
 
 __all__ = [
     "CONNECT_TIMEOUT",
@@ -197,6 +200,23 @@ def _run_local(key: str, run: Callable[[Any, B], R], batch: B) -> R:
     return run(state, batch)
 
 
+@functools.cache
+def _source_digest() -> str:
+    """A digest of this installation's own source files: two copies of the same version
+    number with different code (a local change, another commit) are told apart."""
+    package = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def code_identity() -> str:
+    """What a worker must run to take part: the version and the source's digest."""
+    return f"{__version__} (source {_source_digest()})"
+
+
 def _setup(payload: bytes) -> bytes:
     return payload
 
@@ -209,9 +229,9 @@ def _run_dask(
     payload: bytes,
     batch: B,
 ) -> R:
-    if version != __version__:
+    if version != code_identity():
         raise RuntimeError(
-            f"this worker runs unionvote {__version__}, the client {version}: install the "
+            f"this worker runs unionvote {code_identity()}, the client {version}: install the "
             "same version of unionvote on every worker"
         )
     return run(_state(key, prepare, payload), batch)
@@ -265,7 +285,10 @@ class LocalPoolEngine(_Closing):
             for batch in itertools.chain(first, stream):
                 if len(in_flight) >= self.window:
                     yield self._result(in_flight.popleft())
-                in_flight.append(executor.submit(_run_local, job.key, job.run, batch))
+                try:
+                    in_flight.append(executor.submit(_run_local, job.key, job.run, batch))
+                except BrokenProcessPool as error:  # it broke before this batch went out
+                    raise _died(error) from error
             while in_flight:
                 yield self._result(in_flight.popleft())
         finally:
@@ -295,10 +318,14 @@ class LocalPoolEngine(_Closing):
         try:
             return future.result()
         except BrokenProcessPool as error:
-            raise EngineError(
-                f"a local worker process died before finishing its batch ({error}); "
-                "nothing was concluded from the unfinished work"
-            ) from error
+            raise _died(error) from error
+
+
+def _died(error: BrokenProcessPool) -> EngineError:
+    return EngineError(
+        f"a local worker process died before finishing its batch ({error}); "
+        "nothing was concluded from the unfinished work"
+    )
 
 
 # -- a Dask distributed cluster ---------------------------------------------------------------
@@ -388,7 +415,7 @@ class DaskEngine(_Closing):
                 in_flight.append(
                     client.submit(
                         _run_dask,
-                        __version__,
+                        code_identity(),
                         job.key,
                         job.prepare,
                         job.run,
@@ -434,6 +461,8 @@ class DaskEngine(_Closing):
                     f"the Dask cluster at {self.address} dropped the work (the scheduler was "
                     "restarted or lost); nothing was concluded from the unfinished work"
                 ) from error
+            except UnionVoteError:  # a refusal by the job itself: as in this process
+                raise
             except Exception as error:  # raised on a worker: an install or version problem
                 raise EngineError(
                     f"a Dask worker could not check its batch: {type(error).__name__}: {error}"
