@@ -27,7 +27,6 @@ from unionvote.crypto.decryption import DiscreteLog, PartialDecryption, combine_
 from unionvote.crypto.elgamal import ZERO_CIPHERTEXT, Ciphertext
 from unionvote.crypto.errors import CryptoError
 from unionvote.crypto.fast import arithmetic
-from unionvote.crypto.group import GroupElement
 from unionvote.crypto.trustees import TrusteeItem, election_public_key, key_owners
 from unionvote.record.archive import ArchiveReader, EventEntry
 from unionvote.record.errors import RecordError
@@ -142,8 +141,10 @@ class _Verifier:
         self.batch_size = batch_size
         self.progress = progress
         self.broken: RecordError | None = None
-        self.last: dict[GroupElement, str] = {}
-        self.superseded: set[str] = set()
+        # Per ballot, a few hundred bytes at most: keys and names as raw 32-byte strings (a
+        # credential's RFC 8032 encoding, a ballot's SHA-256), never parsed objects.
+        self.last: dict[bytes, bytes] = {}  # credential → its last ballot's digest
+        self.superseded: set[bytes] = set()
         self.running: list[list[Ciphertext]] = []
         self.seen: set[bytes] = set()
 
@@ -257,7 +258,10 @@ class _Verifier:
         )
         self.report.passed("setup.credentials", len(credentials))
         self.report.election["voters"] = len(credentials)
-        self.weights = {c.key: (1 if c.weight is None else c.weight) for c in credentials}
+        self.weights = {
+            c.key.to_bytes(): (1 if c.weight is None else c.weight) for c in credentials
+        }
+        del credentials  # the parsed list (objects per voter) is not kept
         self.running = [[ZERO_CIPHERTEXT] * q.shape.ciphertexts for q in self.election.questions]
 
     def ballots(self, first: EventEntry) -> EventEntry | None:
@@ -314,7 +318,8 @@ class _Verifier:
             return
         self.seen.add(digest)
         report.passed("ballot.duplicate")
-        if credential not in self.weights:
+        key = credential.to_bytes()
+        if key not in self.weights:
             report.failed("ballot.credential", "the credential is not on the public list", name)
             return
         if outcome.failure is not None:
@@ -324,15 +329,15 @@ class _Verifier:
             report.passed(check)
         if any(q.blank for q in self.election.questions):
             report.passed("ballot.blank_proof")
-        previous = self.last.get(credential)
+        previous = self.last.get(key)
         if previous is not None:
             self.superseded.add(previous)
-        self.last[credential] = name
-        self._accumulate(credential, outcome.choices, multiply=True)
+        self.last[key] = digest
+        self._accumulate(key, outcome.choices, multiply=True)
 
     def _accumulate(
         self,
-        credential: GroupElement,
+        credential: bytes,
         choices: tuple[tuple[Ciphertext, ...], ...],
         *,
         multiply: bool,
@@ -350,7 +355,11 @@ class _Verifier:
     def _superseded_ballots(self) -> Iterator[Ballot]:
         with ArchiveReader.open(self.path) as reader:
             for entry in reader.iter_events():
-                if entry.event.type == "Ballot" and entry.event.payload in self.superseded:
+                if (
+                    entry.event.type == "Ballot"
+                    and entry.event.payload is not None
+                    and bytes.fromhex(entry.event.payload) in self.superseded
+                ):
                     assert entry.payload is not None
                     yield parse_entry("ballot", entry.payload, Ballot.from_json, Ballot.to_json)
 
@@ -372,7 +381,7 @@ class _Verifier:
         )
         for ballot in self._superseded_ballots():
             choices = tuple(answer.choices for answer in ballot.answers)
-            self._accumulate(ballot.credential, choices, multiply=False)
+            self._accumulate(ballot.credential.to_bytes(), choices, multiply=False)
         self.superseded.clear()
         counted = list(self.last)
         self.report.ballots_counted = len(counted)

@@ -96,12 +96,13 @@ _EXAMPLES = 5  # how many credentials a coverage failure names
 def check_published(
     report: Report,
     record: Path,
-    counted: Mapping[GroupElement, str] | None,
-    weights: Mapping[GroupElement, int],
+    counted: Mapping[bytes, bytes] | None,
+    weights: Mapping[bytes, int],
 ) -> None:
     """Check the published files beside ``record`` into ``report``. ``counted`` maps each
-    counted credential to the name of its last ballot, as the record verifier found it (None
-    when the record could not be read to its end); ``weights`` gives each credential's."""
+    counted credential (its RFC 8032 bytes) to the SHA-256 of its last ballot, as the record
+    verifier found it (None when the record could not be read to its end); ``weights`` gives
+    each credential's weight."""
     directory = record.parent
     if not (directory / MANIFEST_NAME).is_file():
         for name in PUBLISHED_CHECKS:
@@ -155,8 +156,8 @@ class _Published:
     report: Report
     record: Path
     directory: Path
-    counted: Mapping[GroupElement, str]
-    weights: Mapping[GroupElement, int]
+    counted: Mapping[bytes, bytes]
+    weights: Mapping[bytes, int]
     files: dict[str, bytes | None] = field(default_factory=dict)
 
     def read(self, name: str) -> bytes | None:
@@ -171,7 +172,7 @@ class _Published:
         membership: dict[str, tuple[_Accumulator, ...]] = {}
         if subtallies is not None:
             accumulators, membership = self.prepare(subtallies)
-        counted_names = set(self.counted.values()) if membership else set()
+        counted_names = set(self.counted.values()) if membership else set[bytes]()
         facts = self.read_facts(counted_names, membership)
         if facts is None:
             return
@@ -228,7 +229,7 @@ class _Published:
         }
         dimension_of = {a.id: d.dimension for d in subtallies.dimensions for a in d.aggregates}
         dimensions = {d.dimension for d in subtallies.dimensions}
-        counted = {str(key) for key in self.counted}
+        counted = {key[::-1].hex() for key in self.counted}  # Belenios's string form
         listed = set(subtallies.counted_groups)
         problems = []
         if missing := sorted(counted - listed):
@@ -257,14 +258,14 @@ class _Published:
         return accumulators, membership
 
     def read_facts(
-        self, counted_names: set[str], membership: Mapping[str, tuple[_Accumulator, ...]]
+        self, counted_names: set[bytes], membership: Mapping[str, tuple[_Accumulator, ...]]
     ) -> RecordFacts | None:
-        weights = {str(key): weight for key, weight in self.weights.items()}
+        weights = {key[::-1].hex(): w for key, w in self.weights.items() if w != 1}
 
         def add(name: str, raw: bytes) -> None:
             # A counted ballot, checked in full by the record's own pass (its name is the hash
             # of these very bytes): only its credential and ciphertexts are read again.
-            if name not in counted_names:
+            if bytes.fromhex(name) not in counted_names:
                 return
             credential = json.loads(raw)["credential"]
             weight = weights.get(credential, 1)
