@@ -23,8 +23,8 @@ record holds exactly the ballots acknowledged).
 2. Each run casts into a fresh copy of the template (``CREATE DATABASE … TEMPLATE``) served by
    ``unionvote serve --dev`` (plain http on 127.0.0.1) in its own process, its per-address
    rate limits lifted with the ``UNIONVOTE_*`` settings (every request comes from
-   127.0.0.1). With ``--workers W`` > 1 the same application runs under ``uvicorn --workers``
-   (``unionvote serve`` runs one process), with one session secret shared by the workers.
+   127.0.0.1). With ``--workers W`` > 1 it is ``unionvote serve --workers W``: W processes
+   sharing the socket and one session secret.
 3. **Load**: ``--concurrency`` virtual members (asyncio + httpx), each in turn taking the next
    voter and doing what the booth does over HTTP: the sign-in page (its CSRF token), the
    sign-in form (member number, last name, postal code), the ballot page (the session's new
@@ -491,15 +491,6 @@ def read_voters(path: Path) -> Iterator[Voter]:
 # -- the server ------------------------------------------------------------------------------------
 
 
-def server_app() -> Any:
-    """The website for ``uvicorn --factory --workers W`` (``--workers`` > 1): the same
-    ``create_app`` as ``unionvote serve``, settings from the environment."""
-    from unionvote.web.app import create_app
-    from unionvote.web.settings import WebSettings
-
-    return create_app(WebSettings())
-
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -546,13 +537,13 @@ def start_server(url: str, workers: int, log_path: Path, app: str | None = None)
         UNIONVOTE_CAST_PER_ADDRESS=_NO_LIMIT,
         UNIONVOTE_REGISTER_PER_ADDRESS=_NO_LIMIT,
     )
-    if workers == 1 and app is None:
+    if app is None:  # the real command, one process or several (`serve --workers`)
         argv = [sys.executable, "-m", "unionvote", "serve", "--port", str(port)]
-        argv += ["--database", url, "--dev"]
+        argv += ["--database", url, "--dev", "--workers", str(workers)]
     else:
         # Each worker signs sessions with the same secret, so any of them reads a session.
         environment.update(DATABASE_URL=url, UNIONVOTE_SESSION_SECRET=secrets.token_urlsafe(32))
-        factory = app or "bench.cast_http:server_app"
+        factory = app  # a variant of the application, to try a change before making it
         argv = [sys.executable, "-m", "uvicorn", factory, "--factory"]
         argv += ["--workers", str(workers), "--host", "127.0.0.1", "--port", str(port)]
         argv += ["--no-server-header"]
@@ -1386,7 +1377,7 @@ def _loaded_note(*loads: str) -> list[str]:
 def _server_kind(args: argparse.Namespace) -> str:
     if args.app is not None:
         return f"uvicorn ×{args.workers}, app {args.app}"
-    return "unionvote serve" if args.workers == 1 else f"uvicorn ×{args.workers}"
+    return "unionvote serve" if args.workers == 1 else f"unionvote serve --workers {args.workers}"
 
 
 def _server_version(url: str) -> str:
