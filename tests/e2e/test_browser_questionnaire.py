@@ -5,7 +5,9 @@ saving a draft first, then a correction the committee opens: version 2, one in S
 declines, one never answers; the committee moves the
 due date to now (a new version of the file, pasted on its page), closes and publishes; the
 members' comparison page and its PDF show all four correctly, in English and in Spanish.
-axe-core finds no violation on the form, the confirmation, the committee's page and the
+Declining asks first (a confirmation page; going back keeps the reason), used with the keyboard
+on a phone. axe-core finds no violation on the form, the confirmation, the decline's
+confirmation page, the committee's page and the
 comparison (its disclosure of the earlier versions closed and open), in both languages. The
 parties are in Spanish on the Spanish page and PDF (the file's translations).
 """
@@ -29,6 +31,7 @@ from browser_support import (
     PHONE,
     StaffAccount,
     VotingSite,
+    active_element,
     axe_check,
     chromium,
     new_page,
@@ -37,6 +40,7 @@ from browser_support import (
     screenshots,
     serving,
     staff_sign_in,
+    tab_to,
 )
 from test_questionnaire import (
     CAMPAIGNS_FILE,
@@ -72,6 +76,10 @@ RIVERA_CORRECTED = "Restore the multiemployer pension fund, make the PBGC whole,
 PARTY_ES = {"Democratic": "Demócrata", "Republican": "Republicano"}  # the file's translations
 OKAFOR_PENSIONS = "Con un fondo federal que garantice cada pensión ganada."
 HALE_REASON = "The campaign does not answer questionnaires this year."
+OKAFOR_REASON = "No respondemos cuestionarios.\nNuestro programa está en nuestra web."
+NOTHING_RECORDED = (
+    "Nothing was recorded: your campaign has not declined. Your reason is kept below."
+)
 
 
 def _file(version: int, due: datetime.datetime) -> str:
@@ -195,6 +203,20 @@ def test_four_campaigns_two_answer_one_declines_one_never_answers(
     assert okafor.evaluate("() => document.documentElement.lang") == "es"
     assert "Las respuestas deben llegar a más tardar el" in okafor.locator("main").inner_text()
     axe_check(okafor, "the answer form (Spanish)")
+    # A staffer starts to decline, reads what members would see, and goes back to the form.
+    okafor.get_by_label(say("es", "Your reason (optional)")).fill(OKAFOR_REASON)
+    okafor.get_by_role("button", name=say("es", "Decline the questionnaire")).click()
+    okafor.get_by_role("heading", name=say("es", "Decline to answer?")).wait_for()
+    asked = okafor.locator("main").inner_text()
+    assert "Es definitivo: los miembros verán «Se negó a responder»" in asked
+    assert okafor.locator("blockquote").inner_text().split() == OKAFOR_REASON.split()
+    axe_check(okafor, "the decline's confirmation (Spanish)")
+    okafor.get_by_role("button", name=say("es", "Go back to the form")).click()
+    okafor.get_by_role("status").filter(has_text=say("es", NOTHING_RECORDED)).wait_for()
+    assert okafor.get_by_label(say("es", "Your reason (optional)")).input_value() == OKAFOR_REASON
+    assert active_element(okafor)["id"] == "decline-reason"
+    axe_check(okafor, "the form after going back (Spanish)")
+    okafor.get_by_label(say("es", "Your reason (optional)")).fill("")
     _answer(
         okafor,
         "es",
@@ -222,13 +244,38 @@ def test_four_campaigns_two_answer_one_declines_one_never_answers(
     rivera.get_by_role("heading", name="Your answers are submitted").wait_for()
     assert "Version 2 of your answers was received" in rivera.locator("main").inner_text()
 
-    # Thomas Hale's campaign declines.
-    hale = new_page(chromium)
+    # Thomas Hale's campaign declines, on a phone, with the keyboard: the Decline button asks
+    # first; going back keeps the reason; "Yes, decline" records it.
+    hale = new_page(chromium, viewport=PHONE)
     hale.goto(url["hale"])
     hale.get_by_label("Your reason (optional)").fill(HALE_REASON)
-    hale.get_by_role("button", name="Decline the questionnaire").click()
+    hale.get_by_label("Your reason (optional)").focus()
+    tab_to(hale, lambda e: e["text"] == "Decline the questionnaire", what="the Decline button")
+    hale.keyboard.press("Enter")
+    hale.get_by_role("heading", name="Decline to answer?").wait_for()
+    asked = hale.locator("main").inner_text()
+    assert 'This is final: members will see "Declined to answer"' in asked.replace(
+        "“", '"'
+    ).replace("”", '"')
+    assert HALE_REASON in asked and "Thomas Hale" in asked
+    axe_check(hale, "the decline's confirmation (English)")
+    no_horizontal_scroll(hale)
+    tab_to(hale, lambda e: e["text"] == "Go back to the form", what="Go back to the form")
+    hale.keyboard.press("Enter")
+    hale.get_by_role("status").filter(has_text=NOTHING_RECORDED).wait_for()
+    assert active_element(hale)["id"] == "decline-reason"  # the keyboard is back in the reason
+    assert hale.get_by_label("Your reason (optional)").input_value() == HALE_REASON
+    committee.goto(server.url + f"/committee/questionnaires/{KEY}")
+    assert "Declined" not in committee.locator('tr[data-candidate="hale"]').inner_text()
+    tab_to(hale, lambda e: e["text"] == "Decline the questionnaire", what="the Decline button")
+    hale.keyboard.press("Enter")
+    hale.get_by_role("heading", name="Decline to answer?").wait_for()
+    tab_to(hale, lambda e: e["text"] == "Yes, decline", what="Yes, decline")
+    hale.keyboard.press("Enter")
     hale.get_by_role("heading", name="Your campaign declined this questionnaire").wait_for()
+    assert HALE_REASON in hale.locator("main").inner_text()
     axe_check(hale, "the declined page")
+    assert hale.js_errors == []
 
     # Victor Brandt's campaign never answers. The committee sees every campaign's status.
     committee.goto(server.url + f"/committee/questionnaires/{KEY}")

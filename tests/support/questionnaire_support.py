@@ -122,3 +122,23 @@ def setup_questionnaire(
     report = do_send_links(services, KEY, mailer, base_url=base_url)
     assert report.sent == 5 and report.bounced == 0, report
     return {key: inbox.token(address) for key, address in CONTACT.items()}
+
+
+CONFIRM_DECLINE = 'name="confirm" value="yes"'  # the confirmation page's "Yes, decline" button
+
+
+def decline_by_link(
+    client: Any, token: str, csrf: str, reason: str = "", *, query: str = ""
+) -> Any:
+    """Decline on the answer form as a campaign does: the Decline button (a confirmation page
+    that records nothing), then "Yes, decline". Returns the second answer (a 303 when
+    recorded)."""
+    path = f"/questionnaire/answer/{token}/decline{query}"
+    asked = client.post(path, data={"csrf_token": csrf, "reason": reason}, follow_redirects=False)
+    assert asked.status_code == 200, asked.text
+    assert CONFIRM_DECLINE in asked.text, asked.text
+    return client.post(
+        path,
+        data={"csrf_token": csrf, "reason": reason, "confirm": "yes"},
+        follow_redirects=False,
+    )

@@ -35,6 +35,7 @@ with warnings.catch_warnings():
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
 
+from questionnaire_support import decline_by_link
 from test_questionnaire_refusals import snapshot
 
 from unionvote.services.audit import audit_log
@@ -253,6 +254,11 @@ class QuestionnaireSite:
         data = {"csrf_token": link_csrf_token(SECRET, token), **data}
         return self.client.post(path, data=data, follow_redirects=False)
 
+    def decline(self, candidate: str, reason: str = "") -> Any:
+        """Decline through the confirmation page ("Yes, decline"); the second answer."""
+        token = self.tokens[candidate]
+        return decline_by_link(self.client, token, link_csrf_token(SECRET, token), reason)
+
     def csrf(self) -> str:
         """The session's CSRF token (the staff login page shows it and records nothing)."""
         return csrf_of(self.client.get("/staff/login").text)
@@ -462,7 +468,7 @@ def test_bad_input_is_refused_and_nothing_changes(database: Database) -> None:
 
 def test_a_campaign_declines(database: Database) -> None:
     with questionnaire_site(database) as site:
-        declined = site.post("hale", {"reason": "We do not fill in questionnaires."}, decline=True)
+        declined = site.decline("hale", "We do not fill in questionnaires.")
         assert declined.status_code == 303
         page = site.form("hale").text
         assert "Your campaign declined this questionnaire" in page
@@ -491,7 +497,7 @@ def test_the_committee_sees_every_step_and_members_see_the_comparison(
                 "action": "submit",
             },
         )
-        site.post("hale", {"reason": ""}, decline=True)
+        assert site.decline("hale").status_code == 303
 
         client = site.client
         assert client.get(f"/questionnaires/{KEY}").status_code == 404  # not published yet

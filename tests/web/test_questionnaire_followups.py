@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import re
 
-from questionnaire_support import CONTACT, DUE, KEY, QUESTIONNAIRE, body
+from questionnaire_support import CONTACT, DUE, KEY, QUESTIONNAIRE, body, decline_by_link
 from test_questionnaire import pdf_text
 from test_questionnaire_web_review import ANSWERS, Site, csrf_of, sign_in, site
 
@@ -39,10 +39,8 @@ def test_a_long_text_answer_flows_across_the_pdf_pages(database: Database) -> No
         answered = s.post("rivera", {**ANSWERS, "q-pensions": LONG_ANSWER, "action": "submit"})
         assert answered.status_code == 303  # type: ignore[attr-defined]
         hale = f"/questionnaire/answer/{s.tokens['hale']}"
-        declined = s.client.post(
-            f"{hale}/decline",
-            data={"csrf_token": csrf_of(s.client.get(hale).text), "reason": "Not this year."},
-            follow_redirects=False,
+        declined = decline_by_link(
+            s.client, s.tokens["hale"], csrf_of(s.client.get(hale).text), "Not this year."
         )
         assert declined.status_code == 303
         _after_due(s)
@@ -71,11 +69,7 @@ def test_a_reopened_declined_campaign_stays_declined_unless_it_answers(
         for candidate, reason in (("hale", "We do not fill in questionnaires."), ("okafor", "")):
             token = s.tokens[candidate]
             page = s.client.get(f"/questionnaire/answer/{token}").text
-            declined = s.client.post(
-                f"/questionnaire/answer/{token}/decline",
-                data={"csrf_token": csrf_of(page), "reason": reason},
-                follow_redirects=False,
-            )
+            declined = decline_by_link(s.client, token, csrf_of(page), reason)
             assert declined.status_code == 303
         staff = sign_in(s.client)
         committee = s.client.get(f"/committee/questionnaires/{KEY}").text
@@ -189,9 +183,13 @@ def test_the_decline_confirmation_does_not_promise_publication_when_private(
         hale = f"/questionnaire/answer/{s.tokens['hale']}"
         form = s.client.get(hale).text
         assert "Members will see that you declined" not in form
-        declined = s.client.post(
+        asked = s.client.post(
             f"{hale}/decline", data={"csrf_token": csrf_of(form), "reason": "No."}
         )
+        assert "nothing is published to members" in asked.text  # the confirmation page
+        assert "Members will see" not in asked.text and "members will see" not in asked.text
+        assert decline_by_link(s.client, s.tokens["hale"], csrf_of(form), "No.").status_code == 303
+        declined = s.client.get(hale)
         assert "nothing is published to members" in declined.text
         mail = body(s.inbox.to(CONTACT["hale"])[-1])
         assert "declines to answer" in mail

@@ -30,6 +30,7 @@ from unionvote.services.elections import (
     export_record,
 )
 from unionvote.services.process import load_process, stage_row
+from unionvote.services.questionnaire_rule import unapplied_rules
 from unionvote.services.trustees import election_trustees, server_partial_decryption
 from unionvote.verify.engine import EngineError, open_engine
 
@@ -96,6 +97,22 @@ def setup(
             )
         if window[0] is None or window[1] is None:
             fail("give the voting window: --opens and --closes")
+        for rule in unapplied_rules(services, stage):
+            # A warning, not a refusal: the process file says which stages the rule binds.
+            console.print(
+                f"[bold yellow]warning:[/] the questionnaire {escape(rule.title)!r} "
+                f"({rule.key}) lets only candidates who answered onto a ballot, and its "
+                f"campaigns include candidates of this ballot "
+                f"({escape(', '.join(rule.candidates))}), but the stage does not name it: the "
+                f"rule is not applied to {stage}."
+                + (
+                    f" It would keep out {escape('; '.join(rule.kept_out))}."
+                    if rule.kept_out
+                    else ""
+                )
+                + f' To apply it, add questionnaire = "{rule.key}" to the stage in the process '
+                "file before its election is set up."
+            )
         status = do_setup_election(
             services,
             stage,

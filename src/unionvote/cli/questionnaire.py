@@ -7,6 +7,7 @@ forum or on a ballot under the questionnaire's rule."""
 from __future__ import annotations
 
 import datetime
+import json
 import os
 from pathlib import Path
 from typing import Annotated
@@ -37,7 +38,7 @@ from unionvote.services.questionnaire import (
     questionnaires,
 )
 from unionvote.services.questionnaire_pdf import status_words
-from unionvote.services.questionnaire_rule import eligibility
+from unionvote.services.questionnaire_rule import Eligibility, eligibility
 
 __all__ = ["app"]
 
@@ -420,12 +421,57 @@ def publish(
         console.print(f"Published {published.name}, SHA-256 {published.sha256}")
 
 
+def _eligibility_json(found: Eligibility) -> str:
+    """The list as JSON (sorted keys, UTF-8): every campaign, whether it may take
+    part and why, and each version it submitted with its time (UTC) and SHA-256."""
+    document = {
+        "format": "unionvote-questionnaire-eligibility/1",
+        "questionnaire": found.key,
+        "title": found.title,
+        "rule": "answered-only" if found.rule else "none",
+        "campaigns": [
+            {
+                "key": c.candidate_key,
+                "name": c.name,
+                "party": c.party,
+                "may_take_part": c.eligible,
+                "status": c.status,
+                "reason": c.reason,
+                "versions": [
+                    {
+                        "version": v.version,
+                        "submitted_at": v.submitted_at.astimezone(datetime.UTC).isoformat(),
+                        "answers_sha256": v.digest,
+                    }
+                    for v in c.versions
+                ],
+            }
+            for c in found.campaigns
+        ],
+    }
+    return json.dumps(document, sort_keys=True, ensure_ascii=False, indent=2)
+
+
 @app.command()
-def eligible(key: KeyArg) -> None:
+def eligible(
+    key: KeyArg,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the list as JSON (for a forum's organisers or a spreadsheet): each "
+            "campaign, whether it may take part and why, and the versions it submitted.",
+        ),
+    ] = False,
+) -> None:
     """Who may be in a candidate forum or on a ballot under the questionnaire's rule
-    (answer_required_for_forum), and who may not and why."""
+    (answer_required_for_forum), and who may not and why; with the versions each campaign
+    submitted."""
     with errors():
         found = eligibility(open_services(), key)
+    if as_json:
+        typer.echo(_eligibility_json(found))
+        return
     console.print(f"[bold]{escape(found.title)}[/]")
     if found.rule:
         console.print("Rule: only candidates who answered may be in a forum or on a ballot.")
@@ -438,5 +484,10 @@ def eligible(key: KeyArg) -> None:
                 f"  {escape(c.name)} ({escape(c.candidate_key)}, {escape(c.party)}): "
                 f"{escape(c.reason)}"
             )
+            for v in reversed(c.versions):  # the latest first: the one members read
+                console.print(
+                    f"    version {v.version}, submitted {local_time(v.submitted_at, found.zone)}"
+                    f", SHA-256 {v.digest}"
+                )
         if not group:
             console.print("  nobody")

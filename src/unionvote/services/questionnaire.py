@@ -96,6 +96,7 @@ __all__ = [
     "Submission",
     "SubmittedVersion",
     "answer_form",
+    "check_decline",
     "definition_text",
     "do_add_campaign",
     "do_add_contact",
@@ -123,6 +124,7 @@ __all__ = [
     "published_view",
     "questionnaires",
     "require_answered",
+    "submitted_versions",
     "token_hash",
 ]
 
@@ -1753,16 +1755,9 @@ def do_submit(
     return Submission(version, tx.at, digest, tuple(m.to for m in mails))
 
 
-def do_decline(
-    services: Services,
-    token: str,
-    reason: str,
-    mailer: Mailer | None,
-    *,
-    language: str = "en",
-) -> Declined:
-    """Record that the campaign declines to answer (with its reason, if it gives one)."""
-    del language
+def _decline_reason(reason: str) -> str:
+    """The decline reason as recorded (line ends normalised, trimmed); refused with a
+    control character or over :data:`MAX_DECLINE_WORDS` words."""
     reason = reason.replace("\r\n", "\n").strip()
     words = count_words(reason)
     if has_control_characters(reason):
@@ -1783,17 +1778,52 @@ def do_decline(
                 ),
             ),
         )
+    return reason
+
+
+def _may_decline(tx: Tx, row: QuestionnaireRow, campaign: QuestionnaireCampaign) -> None:
+    """Refuse a decline after the due date, once submitted or declined, or during a
+    correction of submitted answers."""
+    _not_due(row, tx.at, opening=False)
+    _refuse_if_frozen(row, campaign, tx.session)
+    if _submitted(_responses(tx.session, campaign)):
+        raise QuestionnaireError(
+            "questionnaire.decline-after-submit",
+            "This campaign has submitted answers already; they stay on the record. "
+            "During a correction it can submit a new version, not decline.",
+        )
+
+
+def check_decline(
+    services: Services, token: str, reason: str, *, language: str = "en"
+) -> AnswerForm:
+    """The first step of declining (the form's confirmation page): every refusal
+    :func:`do_decline` would make for this link and reason, and nothing recorded — no event,
+    no audit entry, no mail. Returns the form, for the confirmation page to name the
+    campaign and the publication policy."""
+    _decline_reason(reason)
+    with services.transaction() as tx:
+        row, q, campaign, _ = _by_token(tx, token)
+        _may_decline(tx, row, campaign)
+        return _form(tx.session, row, q, campaign, language)
+
+
+def do_decline(
+    services: Services,
+    token: str,
+    reason: str,
+    mailer: Mailer | None,
+    *,
+    language: str = "en",
+) -> Declined:
+    """Record that the campaign declines to answer (with its reason, if it gives one). The
+    answer form asks first (:func:`check_decline`); this is the confirmed step."""
+    del language
+    reason = _decline_reason(reason)
     mails: list[Mail] = []
     with services.transaction() as tx:
         row, q, campaign, _ = _by_token(tx, token)
-        _not_due(row, tx.at, opening=False)
-        _refuse_if_frozen(row, campaign, tx.session)
-        if _submitted(_responses(tx.session, campaign)):
-            raise QuestionnaireError(
-                "questionnaire.decline-after-submit",
-                "This campaign has submitted answers already; they stay on the record. "
-                "During a correction it can submit a new version, not decline.",
-            )
+        _may_decline(tx, row, campaign)
         campaign.state, campaign.correction_open = "declined", False
         campaign.declined_at, campaign.decline_reason = tx.at, reason
         _event(tx, campaign, "declined", reason)
@@ -2442,6 +2472,16 @@ def forum_eligible(services: Services, key: str) -> tuple[str, ...]:
         if not q.answer_required_for_forum:
             return tuple(c.key for c in campaigns)
         return tuple(c.key for c in campaigns if _submitted(_responses(tx.session, c)))
+
+
+def submitted_versions(services: Services, key: str) -> dict[str, tuple[SubmittedVersion, ...]]:
+    """Every version each campaign submitted, oldest first, by candidate key (a campaign that
+    never submitted has none): the committee's record of who answered, for a forum."""
+    with services.transaction() as tx:
+        row, _ = _questionnaire(tx.session, key)
+        return {
+            c.key: tuple(_submitted(_responses(tx.session, c))) for c in _campaigns(tx.session, row)
+        }
 
 
 def require_answered(services: Services, key: str, candidate: str) -> None:

@@ -52,6 +52,7 @@ from unionvote.services.questionnaire import (
     Publication,
     SendReport,
     answer_form,
+    check_decline,
     definition_text,
     do_add_campaign,
     do_add_contact,
@@ -329,6 +330,7 @@ def _form_page(
     error: str | None = None,
     decline_reason: str = "",
     decline_problem: str | None = None,
+    decline_back: bool = False,
     status: int = 200,
 ) -> Response:
     notice = request.session.pop(_FORM_NOTICE, None)
@@ -353,6 +355,7 @@ def _form_page(
             "field": _FIELD,
             "decline_reason": decline_reason,
             "decline_problem": decline_problem,
+            "decline_back": decline_back,
             "max_decline_words": MAX_DECLINE_WORDS,
             # The form's CSRF token comes from the link, not the session: it never expires
             # while the link is valid (long answers are not lost to a two-hour session).
@@ -447,6 +450,37 @@ async def post_answers(request: Request, token: str, services: ServicesDep, lang
     return RedirectResponse(f"/questionnaire/answer/{token}#top", status_code=303)
 
 
+def _decline_refused(
+    request: Request,
+    services: Services,
+    token: str,
+    lang: str,
+    error: QuestionnaireError,
+    reason: str,
+) -> Response:
+    """A decline refused: a reason over its word limit shows the form again with the reason
+    kept and its word count beside it; any other refusal is the refusal's page."""
+    if error.check != "questionnaire.too-long":
+        return _refused(request, error)
+    try:
+        form = answer_form(services, token, language=lang)
+    except QuestionnaireError as again:
+        return _refused(request, again)
+    problem = _(
+        "Your reason has %(words)d words; at most %(limit)d are allowed. Shorten it, then "
+        "decline again."
+    ) % {"words": count_words(reason), "limit": MAX_DECLINE_WORDS}
+    return _form_page(
+        request,
+        token,
+        form,
+        error=_("Nothing was changed: your campaign has not declined."),
+        decline_reason=reason,
+        decline_problem=problem,
+        status=422,
+    )
+
+
 @router.post("/questionnaire/answer/{token}/decline")
 def decline(
     request: Request,
@@ -454,30 +488,39 @@ def decline(
     services: ServicesDep,
     lang: Lang,
     reason: Annotated[str, Form()] = "",
+    confirm: Annotated[str, Form()] = "",
 ) -> Response:
+    """Declining takes two posts. The first (the form's "Decline" button, ``confirm``
+    absent) checks everything the decline would and shows a page that asks again, saying
+    what members will see; it records nothing. "Yes, decline" (``confirm=yes``) records it;
+    "Go back to the form" (``confirm=no``) shows the form again with the reason kept."""
     reason = reason[: _MAX_FIELD_CHARS + 1]
     try:
-        declined = do_decline(services, token, reason.strip(), _mail_server(request), language=lang)
-    except QuestionnaireError as error:
-        if error.check != "questionnaire.too-long":
-            return _refused(request, error)
-        try:
+        if confirm == "yes":
+            declined = do_decline(
+                services, token, reason.strip(), _mail_server(request), language=lang
+            )
+        elif confirm == "no":
+            # Shown again with the reason kept: not a new opening (nothing is recorded).
             form = answer_form(services, token, language=lang)
-        except QuestionnaireError as again:
-            return _refused(request, again)
-        problem = _(
-            "Your reason has %(words)d words; at most %(limit)d are allowed. Shorten it, then "
-            "decline again."
-        ) % {"words": count_words(reason), "limit": MAX_DECLINE_WORDS}
-        return _form_page(
-            request,
-            token,
-            form,
-            error=_("Nothing was changed: your campaign has not declined."),
-            decline_reason=reason,
-            decline_problem=problem,
-            status=422,
-        )
+            return _form_page(request, token, form, decline_reason=reason, decline_back=True)
+        else:
+            form = check_decline(services, token, reason.strip(), language=lang)
+            response = _page(
+                request,
+                "questionnaire/decline_confirm.html",
+                {
+                    "token": token,
+                    "form": form,
+                    "zone": form.zone,
+                    "reason": reason.strip(),
+                    "csrf_token": link_csrf_token(_settings(request).secret, token),
+                },
+            )
+            response.headers.update(_NO_STORE)
+            return response
+    except QuestionnaireError as error:
+        return _decline_refused(request, services, token, lang, error, reason)
     request.session[_FORM_NOTICE] = {
         "kind": "declined",
         "link": _link_mark(token),
