@@ -17,9 +17,10 @@ The process file is ``examples/iam-2024.toml`` with its eligibility widened to e
 the roll (U.S. and Canada, every dues status, a cutoff after every joined date), so that all N
 members are eligible and registered and the authority makes N credentials.
 
-Letters: fpdf2 writes about a hundred pages a second, so for a large N the letters are printed
-for a sample of ``--letters`` members (a workspace made from the first members of the export)
-and the time for N is extrapolated from its rate, and labelled so.
+Letters: fpdf2 lays out about a thousand pages a second on one core (DejaVu Sans embedded), so
+for a large N the letters are printed for a sample of ``--letters`` members (a workspace made
+from the first members of the export), on ``--workers`` processes, and the time for N is
+extrapolated from its rate, and labelled so.
 
 Peak memory: ``peak MB`` is the step's largest process (``os.wait4``'s ru_maxrss, which is the
 largest of the command and its process pool's workers); ``tree MB`` is the largest sum of the
@@ -414,7 +415,9 @@ def sample_registered(registered: Path, count: int, target: Path) -> None:
                 out.write(source.readline())
 
 
-def letters(bench: Bench, registered: Path, members: int, sample: int, cwd: Path) -> None:
+def letters(
+    bench: Bench, registered: Path, members: int, sample: int, cwd: Path, workers: int
+) -> None:
     if sample >= members:
         workspace, count = cwd / "ws", members
     else:
@@ -444,8 +447,10 @@ def letters(bench: Bench, registered: Path, members: int, sample: int, cwd: Path
         str(workspace),
         "--out",
         str(out / "letters.pdf"),
+        "--workers",
+        str(workers),
         cwd=cwd,
-        note="PDF, one page each, 5,000 pages a file"
+        note=f"PDF, one page each, 5,000 pages a file, {workers} worker processes"
         + (f"; a sample of {sample:,} of the {members:,}" if sample < members else ""),
     )
     if sample < members:
@@ -508,7 +513,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if "credentials" in steps:
             registered = credentials(bench, sqlite_url, args.members, sqlite_dir, args.workers)
             if "letters" in steps:
-                letters(bench, registered, args.members, args.letters, sqlite_dir)
+                letters(bench, registered, args.members, args.letters, sqlite_dir, args.workers)
     finally:
         if args.keep:
             print(f"kept {work}")

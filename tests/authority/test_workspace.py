@@ -7,8 +7,10 @@ import csv
 import io
 import json
 import os
+import random
 import stat
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,9 +26,10 @@ from unionvote.authority import (
     generate_workspace,
     read_registered,
 )
-from unionvote.authority.generation import SystemRandomBelow, derive_batch
+from unionvote.authority.generation import SystemRandomBelow, derive_batch, random_digits
 from unionvote.authority.registered import COLUMNS, HEADER_PREFIX
 from unionvote.crypto.credentials import PrivateCredential, PublicCredential
+from unionvote.crypto.encoding import BASE58_ALPHABET
 
 UUID = "Vb3eZ2mHcXkQ7pT"
 
@@ -154,6 +157,64 @@ def test_a_pool_of_processes_gives_the_same_kind_of_result(tmp_path: Path) -> No
     for (_, credential), entry in list(zip(members, entries, strict=True))[::97]:
         assert str(credential.public(UUID).key) == entry["public_credential"]
     assert len({e["public_credential"] for e in entries}) == 4500
+
+
+def test_the_files_are_written_as_json_and_csv_would(tmp_path: Path) -> None:
+    """The workers write the two files' lines; they are what ``csv`` and ``json`` write."""
+    source = registered_csv(tmp_path / "r.csv", 4500, weights=[i % 7 + 1 for i in range(4500)])
+    source.write_text(source.read_text().replace("\n1000003,", '\n"A,""é \\ z",'))
+    workspace = generate_workspace(source, tmp_path / "ws", workers=2)
+    members = list(workspace.members())
+    assert members[3][0].card_number == 'A,"é \\ z'
+    private = io.StringIO()
+    writer = csv.writer(private, lineterminator="\n")
+    writer.writerow(["card_number", "credential"])
+    writer.writerows((m.card_number, c.reveal()) for m, c in members)
+    assert workspace.private_path.read_text(encoding="utf-8") == private.getvalue()
+    entries = [
+        json.dumps(
+            {
+                "card_number": m.card_number,
+                "public_credential": str(c.public(UUID).key),
+                "weight": m.weight,
+            }
+        )
+        for m, c in members
+    ]
+    assert workspace.public_path.read_text(encoding="utf-8") == (
+        f'{{"uuid": "{UUID}", "stage": "membership-vote", "credentials": [\n'
+        + ",\n".join(entries)
+        + "\n]}\n"
+    )
+
+
+def test_digits_in_bulk_are_the_draw_of_system_random_below(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """random_digits keeps and maps bytes exactly as SystemRandomBelow(58) does, a block at a
+    time: the same bytes give the same digits, so the bulk draw is as uniform."""
+    source = random.Random(5).randbytes(200_000)
+
+    def stream() -> Callable[[int], bytes]:
+        position = 0
+
+        def urandom(n: int) -> bytes:
+            nonlocal position
+            position += n
+            return source[position - n : position]
+
+        return urandom
+
+    monkeypatch.setattr(os, "urandom", stream())
+    bulk = random_digits(21 * 3000).decode()
+    monkeypatch.setattr(os, "urandom", stream())
+    rng = SystemRandomBelow()
+    assert bulk == "".join(BASE58_ALPHABET[rng(58)] for _ in range(21 * 3000))
+    monkeypatch.setattr(os, "urandom", stream())
+    made = [private for private, _ in derive_batch(UUID, 3000)]
+    monkeypatch.setattr(os, "urandom", stream())
+    rng = SystemRandomBelow()
+    assert made == [PrivateCredential.generate(rng).reveal() for _ in range(3000)]
 
 
 def test_derived_pairs_match() -> None:

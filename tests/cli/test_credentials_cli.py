@@ -254,6 +254,42 @@ def test_the_whole_hand_over_through_files(
     assert "unreached: 0" in out
 
 
+def test_letters_on_every_core_in_numbered_files(server: Services, tmp_path: Path) -> None:
+    run(server_app, "export", STAGE, "--out", tmp_path / "r.csv")
+    run(app, "generate", "--registered", tmp_path / "r.csv", "--dir", tmp_path / "ws")
+    count = json.loads((tmp_path / "ws" / "workspace.json").read_text())["count"]
+    assert count >= 5
+    out = run(
+        app,
+        "letters",
+        "--dir",
+        tmp_path / "ws",
+        "--out",
+        tmp_path / "letters.pdf",
+        "--pages-per-file",
+        "2",
+        "--workers",
+        "2",
+    )
+    files = sorted(tmp_path.glob("letters-*.pdf"))
+    assert len(files) == (count + 1) // 2 and f"{count} letters" in out
+    assert all(f"Wrote {path}" in out.replace("\n", "") for path in files)
+    assert all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in files)
+    assert "letters:  " + str(count) in run(app, "status", "--dir", tmp_path / "ws")
+    out = run(
+        app,
+        "letters",
+        "--dir",
+        tmp_path / "ws",
+        "--out",
+        tmp_path / "l.pdf",
+        "--workers",
+        "-1",
+        code=2,
+    )
+    assert "--workers" in out
+
+
 def test_a_wrong_password_is_a_clear_failure(
     server: Services, smtp: tuple[Inbox, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -158,6 +158,10 @@ def _stream(body: bytes) -> bytes | None:
     if match is None:
         return None
     data = match[1]
+    length = re.search(rb"/Length\s+(\d+)\s*[/>]", body[: match.start()])
+    if length is not None:  # exactly: deflated data may itself end in a carriage return
+        start = match.start(1)
+        data = body[start : start + int(length[1])]
     if b"/FlateDecode" in body[: match.start()]:
         with suppress(zlib.error):
             data = zlib.decompress(data)

@@ -14,3 +14,7 @@ class AuthorityError(UnionVoteError):
         super().__init__(f"{check}: {detail}")
         self.check = check
         self.detail = detail
+
+    def __reduce__(self) -> tuple[type[AuthorityError], tuple[str, str]]:
+        """Rebuilt whole when it comes back from a worker process (letters, credentials)."""
+        return (type(self), (self.check, self.detail))

@@ -36,6 +36,7 @@ __all__ = [
     "open_registered",
     "read_header",
     "read_registered",
+    "read_registered_cards",
 ]
 
 HEADER_PREFIX = "# unionvote-registered "
@@ -160,10 +161,41 @@ def read_registered(
     the end if the number of rows differs from the header's count (a truncated file).
     """
     header = read_header(stream.readline().rstrip("\r\n"), source=source)
-    return header, _rows(stream, header, source)
+    return header, _members(stream, header, source)
 
 
-def _rows(stream: TextIO, header: RegisteredHeader, source: str) -> Iterator[RegisteredMember]:
+def read_registered_cards(
+    stream: TextIO, *, source: str = "registered.csv"
+) -> tuple[RegisteredHeader, Iterator[tuple[str, int | None]]]:
+    """:func:`read_registered` for making credentials: each member's card number and weight
+    only, every row checked the same way (a third of the cost: no member object is made)."""
+    header = read_header(stream.readline().rstrip("\r\n"), source=source)
+    return header, ((fields[0], weight) for fields, weight, _ in _rows(stream, header, source))
+
+
+def _members(stream: TextIO, header: RegisteredHeader, source: str) -> Iterator[RegisteredMember]:
+    for fields, weight, language in _rows(stream, header, source):
+        card, first, last, email, street, city, postal, state, country, local = fields
+        yield RegisteredMember(
+            card_number=card,
+            first_name=first,
+            last_name=last,
+            email=email,
+            street=street,
+            city=city,
+            postal_code=postal,
+            state=state,
+            country=country,
+            local=local,
+            weight=weight,
+            language=language,
+        )
+
+
+def _rows(
+    stream: TextIO, header: RegisteredHeader, source: str
+) -> Iterator[tuple[list[str], int | None, str]]:
+    """Each row checked: its first ten fields stripped, its weight and its language."""
     reader = csv.reader(stream)
     columns = next(reader, None)
     if columns is None or tuple(columns[: len(COLUMNS)]) != COLUMNS:
@@ -180,28 +212,44 @@ def _rows(stream: TextIO, header: RegisteredHeader, source: str) -> Iterator[Reg
     seen: set[str] = set()
     weighted: bool | None = None
     count = 0
+    strip = str.strip
     for fields in reader:
-        line = reader.line_num + 1  # the comment line was read before the reader started
         if len(fields) != width:
+            line = reader.line_num + 1  # the comment line was read before the reader started
             raise AuthorityError(
                 "registered.row", f"{source}:{line}: {len(fields)} fields instead of {width}"
             )
-        member = _member(fields, line, source)
-        if member.card_number in seen:
+        names = list(map(strip, fields[:10]))
+        card = names[0]
+        if not card:
+            raise AuthorityError(
+                "registered.row", f"{source}:{reader.line_num + 1}: the card number is empty"
+            )
+        weight = _weight(fields[10], card, reader.line_num + 1, source)
+        language = "en"
+        if width > 11:
+            language = fields[11].strip().lower() or "en"
+            if language not in LANGUAGES:
+                raise AuthorityError(
+                    "registered.language",
+                    f"{source}:{reader.line_num + 1}: language {language!r} is not one of "
+                    f"{', '.join(LANGUAGES)}",
+                )
+        if card in seen:
             raise AuthorityError(
                 "registered.duplicate",
-                f"{source}:{line}: card number {member.card_number} appears twice",
+                f"{source}:{reader.line_num + 1}: card number {card} appears twice",
             )
-        seen.add(member.card_number)
+        seen.add(card)
         if weighted is None:
-            weighted = member.weight is not None
-        elif weighted != (member.weight is not None):
+            weighted = weight is not None
+        elif weighted != (weight is not None):
             raise AuthorityError(
                 "registered.weight",
-                f"{source}:{line}: either every member has a weight or none has",
+                f"{source}:{reader.line_num + 1}: either every member has a weight or none has",
             )
         count += 1
-        yield member
+        yield names, weight, language
     if count != header.count:
         raise AuthorityError(
             "registered.count",
@@ -210,42 +258,16 @@ def _rows(stream: TextIO, header: RegisteredHeader, source: str) -> Iterator[Reg
         )
 
 
-def _member(fields: list[str], line: int, source: str) -> RegisteredMember:
-    card = fields[0].strip()
-    if not card:
-        raise AuthorityError("registered.row", f"{source}:{line}: the card number is empty")
-    text = fields[10].strip()
-    weight: int | None = None
-    if text:
-        if not (text.isascii() and text.isdigit()) or int(text) <= 0:
-            raise AuthorityError(
-                "registered.weight",
-                f"{source}:{line}: the weight of card {card} is not a positive whole number",
-            )
-        weight = int(text)
-    language = fields[11].strip().lower() if len(fields) > 11 else ""
-    if language and language not in LANGUAGES:
+def _weight(field: str, card: str, line: int, source: str) -> int | None:
+    text = field.strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()) or int(text) <= 0:
         raise AuthorityError(
-            "registered.language",
-            f"{source}:{line}: language {language!r} is not one of {', '.join(LANGUAGES)}",
+            "registered.weight",
+            f"{source}:{line}: the weight of card {card} is not a positive whole number",
         )
-    first, last, email, street, city, postal, state, country, local = (
-        f.strip() for f in fields[1:10]
-    )
-    return RegisteredMember(
-        card_number=card,
-        first_name=first,
-        last_name=last,
-        email=email,
-        street=street,
-        city=city,
-        postal_code=postal,
-        state=state,
-        country=country,
-        local=local,
-        weight=weight,
-        language=language or "en",
-    )
+    return int(text)
 
 
 def open_registered(path: Path) -> TextIO:

@@ -29,12 +29,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from unionvote.authority.errors import AuthorityError
-from unionvote.authority.generation import derive_stream
+from unionvote.authority.generation import Batch, derive_stream
 from unionvote.authority.registered import (
     RegisteredHeader,
     RegisteredMember,
     open_registered,
     read_registered,
+    read_registered_cards,
 )
 from unionvote.crypto.credentials import PrivateCredential
 from unionvote.crypto.errors import EncodingError
@@ -228,7 +229,7 @@ def generate_workspace(
         with registered.open("rb") as source, copy.open("wb") as target:
             shutil.copyfileobj(source, target)
         with open_registered(copy) as stream:
-            header, rows = read_registered(stream, source=str(registered))
+            header, rows = read_registered_cards(stream, source=str(registered))
             if started is not None:
                 started(header)
             private, public = partial(PRIVATE, 0o600), partial(PUBLIC, 0o644)
@@ -268,41 +269,34 @@ def generate_workspace(
 
 def _write(
     header: RegisteredHeader,
-    rows: Iterator[RegisteredMember],
+    rows: Iterator[tuple[str, int | None]],
     private_out: TextIO,
     public_out: TextIO,
     workers: int,
     progress: Callable[[int], None] | None,
 ) -> None:
-    writer = csv.writer(private_out, lineterminator="\n")
-    writer.writerow(PRIVATE_COLUMNS)
+    private_out.write(",".join(PRIVATE_COLUMNS) + "\n")
     public_out.write(
         "{" + f'"uuid": {json.dumps(header.uuid)}, "stage": {json.dumps(header.stage)}, '
         '"credentials": ['
     )
-    batches = iter(lambda: list(islice(rows, _BATCH)), [])
     done = 0
-    for batch, derived in derive_stream(header.uuid, batches, workers=workers):
-        items = []
-        for member, (private_text, public_key) in zip(batch, derived, strict=True):
-            writer.writerow((member.card_number, private_text))
-            items.append(
-                json.dumps(
-                    {
-                        "card_number": member.card_number,
-                        "public_credential": public_key,
-                        "weight": member.weight,
-                    }
-                )
-            )
-        public_out.write(("," if done else "") + "\n" + ",\n".join(items))
-        done += len(batch)
+    for batch, lines in derive_stream(header.uuid, _batches(rows), workers=workers):
+        private_out.write(lines.private)
+        public_out.write(("," if done else "") + "\n" + lines.public)
+        done += len(batch.cards)
         if progress is not None:
             progress(done)
     public_out.write("\n]}\n")
     for stream in (private_out, public_out):
         stream.flush()
         os.fsync(stream.fileno())
+
+
+def _batches(rows: Iterator[tuple[str, int | None]]) -> Iterator[Batch]:
+    while pairs := list(islice(rows, _BATCH)):
+        cards, weights = zip(*pairs, strict=True)
+        yield Batch(list(cards), list(weights))
 
 
 def _create_directory(directory: Path) -> bool:

@@ -255,19 +255,25 @@ def letters(
     ] = "all",
     pages_per_file: Annotated[int, typer.Option(min=1, help="Pages per PDF file.")] = 5000,
     contact: Contact = "",
+    workers: Annotated[
+        int,
+        typer.Option(min=0, help="Processes printing the files at once (0: one per core)."),
+    ] = 0,
 ) -> None:
     """Print letters for postal mail: one page per member, for a window envelope."""
     with errors():
         if only not in SELECTIONS:
             fail(f"--only is one of: {', '.join(SELECTIONS)}")
         workspace = Workspace.open(directory)
-        with _progress("Printing letters") as progress:
+        total = workspace.info.count if only == "all" else None
+        with _progress("Printing letters", total) as progress:
             run = print_letters(
                 workspace,
                 out,
                 only=only,
                 contact=contact,
                 pages_per_file=pages_per_file,
+                workers=workers or os.cpu_count() or 1,
                 progress=lambda done: progress.update(progress.task_ids[0], completed=done),
             )
         if not run.files:

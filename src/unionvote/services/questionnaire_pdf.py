@@ -20,13 +20,12 @@ Unicode map). Only the glyphs used are embedded.
 from __future__ import annotations
 
 import datetime
-import importlib.util
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from unionvote.domain.questionnaire import QuestionnaireError, local_time
+from unionvote.domain.questionnaire import local_time
+from unionvote.pdf_fonts import font_directory
 from unionvote.services.questionnaire import Publication, PublishedCandidate
 
 if TYPE_CHECKING:  # fpdf takes a second to import: only the PDF needs it
@@ -155,22 +154,6 @@ def pdf_name(key: str, language: str) -> str:
 
 def _texts(language: str) -> _Texts:
     return _TEXTS.get(language, _TEXTS["en"])
-
-
-def font_directory() -> Path:
-    """Where matplotlib keeps its TrueType fonts (``mpl-data/fonts/ttf``), found without
-    importing matplotlib (a second's work the PDF does not need)."""
-    spec = importlib.util.find_spec("matplotlib")
-    locations = list(spec.submodule_search_locations or ()) if spec is not None else []
-    for location in locations:
-        directory = Path(location) / "mpl-data" / "fonts" / "ttf"
-        if all((directory / name).is_file() for name in _FONT_FILES.values()):
-            return directory
-    raise QuestionnaireError(
-        "questionnaire.pdf-font",
-        "the PDF's Unicode font (DejaVu Sans, shipped with matplotlib) was not found: "
-        "reinstall unionvote's dependencies (pip install matplotlib)",
-    )
 
 
 def _add_fonts(pdf: FPDF) -> None:
