@@ -237,3 +237,17 @@ def test_a_decoded_element_adds_only_when_added() -> None:
     assert product.value() is IDENTITY
     product.add(decoded)
     assert product.value() == g**18
+
+
+def test_threads_at_once_get_their_own_products() -> None:
+    """The web server checks ballots on several threads: each has its own scratch buffers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cases = [(g ** (k + 2), 3 * k + 1, g ** (5 * k + 7), 11 * k + 13) for k in range(200)]
+
+    def both(case: tuple[GroupElement, int, GroupElement, int]) -> bool:
+        p, v, a, c = case
+        return fast.power_product(p, v, a, c) == fast.plain_power_product(p, v, a, c)
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(both, cases * 3))
