@@ -644,3 +644,21 @@ def test_a_real_belenios_archive_reads_and_rewrites_byte_for_byte(path: Path | N
         else:
             assert writer.add_event(entry.event.type, entry.event.payload) == entry.hash
     assert stream.getvalue() == original
+
+
+def test_a_header_checksummed_the_old_signed_way_is_read() -> None:
+    """Some old tools summed a header's bytes as signed: a byte of 128 or more counts
+    negative. Both sums are accepted; anything else is a bad checksum."""
+    from unionvote.record.archive import HEADER_NAME, _parse_tar_header
+
+    prefix, _, _ = valid_prefix()
+    block = bytearray(prefix[:BLOCK_SIZE])
+    block[265] = 0xE9  # the owner's user name: a byte no field we read uses
+    rest = bytes(block[:148] + block[156:])
+    unsigned = sum(rest) + 8 * ord(" ")
+    for total in (unsigned, unsigned - 256 * sum(1 for b in rest if b >= 128)):
+        block[148:156] = b"%06o\0 " % total
+        assert _parse_tar_header(bytes(block), 0)[0] == HEADER_NAME
+    block[148:156] = b"%06o\0 " % (unsigned + 1)
+    with pytest.raises(RecordError, match="bad checksum"):
+        _parse_tar_header(bytes(block), 0)

@@ -160,7 +160,7 @@ def _tar_header(name: str, size: int, mtime: int) -> bytes:
 
 def _octal(field: bytes, what: str, offset: int) -> int:
     text = field.split(b"\0", 1)[0].strip(b" ")
-    if not text or any(byte not in b"01234567" for byte in text):
+    if not text or text.translate(None, b"01234567"):  # empty, or a byte left that is no digit
         raise RecordError(
             "archive.tar",
             f"the {what} field {field!r} of the tar header at byte {offset} is not octal",
@@ -196,12 +196,18 @@ class TarEntry:
         return self.offset + BLOCK_SIZE + len(self.content) + _padding(len(self.content))
 
 
+def _high_bytes(block: bytes) -> int:
+    """How many bytes of a header, its checksum field aside, are 128 or more."""
+    rest = block[:148] + block[156:]
+    return len(rest) - len(rest.translate(None, bytes(range(128, 256))))
+
+
 def _parse_tar_header(block: bytes, offset: int) -> tuple[str, int, int]:
     """The name, size and mtime in a header block, after checking its checksum and type."""
     stored = _octal(block[148:156], "checksum", offset)
     unsigned = sum(block[:148]) + 8 * ord(" ") + sum(block[156:])
-    signed = unsigned - 256 * sum(1 for byte in block[:148] + block[156:] if byte >= 128)
-    if stored not in (unsigned, signed):
+    # Old tools summed signed bytes: only worth computing when the usual sum does not match.
+    if stored != unsigned and stored != unsigned - 256 * _high_bytes(block):
         raise RecordError(
             "archive.tar",
             f"bad checksum in the tar header at byte {offset}: "
