@@ -17,9 +17,8 @@ import re
 import socket
 import sys
 import warnings
-import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
@@ -35,6 +34,7 @@ with warnings.catch_warnings():
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
 
+from pdf_text import _OBJECT, _cmap, _stream, _unescape
 from questionnaire_support import decline_by_link
 from test_questionnaire_refusals import snapshot
 
@@ -117,32 +117,8 @@ def smtp_inbox() -> Iterator[tuple[Inbox, int]]:
 
 
 _STRING = re.compile(rb"\((?:\\.|[^\\)])*\)")
-_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
 
 
-def _unescape(literal: bytes) -> bytes:
-    out = bytearray()
-    i = 1
-    while i < len(literal) - 1:
-        char = literal[i : i + 1]
-        if char == b"\\":
-            following = literal[i + 1 : i + 2]
-            if following.isdigit():
-                digits = re.match(rb"[0-7]{1,3}", literal[i + 1 : i + 4])
-                assert digits is not None
-                out.append(int(digits[0], 8))
-                i += 1 + len(digits[0])
-                continue
-            out += _ESCAPES.get(following, following)
-            i += 2
-            continue
-        out += char
-        i += 1
-    return bytes(out)
-
-
-_OBJECT = re.compile(rb"(\d+) 0 obj(.*?)endobj", re.DOTALL)
-_STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.DOTALL)
 _TEXT_OPS = re.compile(
     rb"/(\w+)\s+[\d.]+\s+Tf"  # a font chosen
     rb"|(\((?:\\.|[^\\)])*\))\s*Tj"  # a literal string shown
@@ -151,38 +127,6 @@ _TEXT_OPS = re.compile(
     re.DOTALL,
 )
 _IN_ARRAY = re.compile(rb"\((?:\\.|[^\\)])*\)|<[0-9A-Fa-f\s]*>")
-
-
-def _stream(body: bytes) -> bytes | None:
-    match = _STREAM.search(body)
-    if match is None:
-        return None
-    data = match[1]
-    length = re.search(rb"/Length\s+(\d+)\s*[/>]", body[: match.start()])
-    if length is not None:  # exactly: deflated data may itself end in a carriage return
-        start = match.start(1)
-        data = body[start : start + int(length[1])]
-    if b"/FlateDecode" in body[: match.start()]:
-        with suppress(zlib.error):
-            data = zlib.decompress(data)
-    return data
-
-
-def _cmap(data: bytes) -> dict[bytes, str]:
-    """A ToUnicode CMap: each 2-byte code → the text it stands for."""
-    out: dict[bytes, str] = {}
-    for block in re.findall(rb"beginbfchar(.*?)endbfchar", data, re.DOTALL):
-        for code, text in re.findall(rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>", block):
-            out[bytes.fromhex(code.decode())] = bytes.fromhex(text.decode()).decode("utf-16-be")
-    for block in re.findall(rb"beginbfrange(.*?)endbfrange", data, re.DOTALL):
-        for low, high, first in re.findall(
-            rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>", block
-        ):
-            width = len(low) // 2
-            start = int(first, 16)
-            for offset, code in enumerate(range(int(low, 16), int(high, 16) + 1)):
-                out[code.to_bytes(width, "big")] = chr(start + offset)
-    return out
 
 
 def pdf_text(content: bytes) -> str:
