@@ -67,6 +67,39 @@ def test_the_constant_time_product_equals_plain(
     )
 
 
+shifts = st.one_of(st.sampled_from((0, 1, 2, 7)), st.integers(min_value=0, max_value=1000))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    p=st.sampled_from((g, g**5)) | points,
+    v=scalars,
+    a=points,
+    c=scalars,
+    shift=shifts,
+    secret=st.booleans(),
+)
+def test_the_shifted_product_equals_plain(
+    p: GroupElement, v: int, a: GroupElement, c: int, shift: int, secret: bool
+) -> None:
+    """p^v · (a / g^m)^c, the equation of an interval proof's branch m: folding g^(−m·c) into
+    the multiplication gives the bytes of dividing first (for g, another base through its
+    table, and the constant-time path)."""
+    expected = (p**v * (a / g**shift) ** c).to_bytes()
+    assert fast.power_product(p, v, a, c, shift=shift, secret=secret).to_bytes() == expected
+    assert fast.plain_power_product(p, v, a, c, shift).to_bytes() == expected
+
+
+def test_tables_are_made_again_after_many_bases() -> None:
+    """More distinct bases than the tables kept: each product still uses its own base's table
+    (the cache is emptied, never mixed up)."""
+    bases = [g ** (1000 + k) for k in range(3 * fast._TABLES_KEPT)]
+    for _ in range(2):
+        for k, base in enumerate(bases):
+            a = g ** (7 + k)
+            assert fast.power_product(base, 11 + k, a, 13) == base ** (11 + k) * a**13
+
+
 def test_making_a_proof_never_takes_the_variable_time_path(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -23,7 +23,7 @@ from unionvote.crypto.decryption import DiscreteLog, PartialDecryption, combine_
 from unionvote.crypto.elgamal import Ciphertext
 from unionvote.crypto.encoding import compact_json, expect_fields, parse_list, parse_small_int
 from unionvote.crypto.errors import CryptoError
-from unionvote.crypto.fast import PointProduct
+from unionvote.crypto.fast import Decoded, PointProduct
 from unionvote.crypto.fast import internal_format as fast_internal_format
 from unionvote.crypto.group import GroupElement
 from unionvote.crypto.trustees import TrusteeItem
@@ -42,6 +42,7 @@ __all__ = [
     "DimensionTally",
     "EncryptedTally",
     "PartialTally",
+    "StoredBallot",
     "Subtallies",
     "TallyAccumulator",
     "TrusteeDecryption",
@@ -114,6 +115,11 @@ class TallyAccumulator:
         """Add a ballot from its stored bytes; the ballot was checked in full on entry (its
         ciphertexts are subgroup elements). A ballot of the wrong shape, or whose ciphertexts
         are not curve points, is refused with nothing of it added."""
+        self.add_decoded(self.decode_stored(raw, weight))
+
+    def decode_stored(self, raw: bytes, weight: int | None) -> StoredBallot:
+        """A ballot's stored bytes decoded for :meth:`add_decoded`, once for any number of
+        accumulators of the same questions (a ballot counts in one group of each dimension)."""
         try:
             answers = json.loads(raw)["answers"]
             points = [
@@ -132,9 +138,15 @@ class TallyAccumulator:
             ]  # fmt: skip
         except CryptoError as error:
             raise ElectionError("tally.ballot", f"a stored ballot: {error}") from None
+        return StoredBallot(self._shape, 1 if weight is None else weight, decoded)
+
+    def add_decoded(self, stored: StoredBallot) -> None:
+        """Add a ballot from :meth:`decode_stored` (of an accumulator of the same questions)."""
+        if stored.shape != self._shape:
+            raise ElectionError("tally.shape", "a stored ballot does not fit the questions")
         self.count += 1
-        self.total_weight += 1 if weight is None else weight
-        for alphas, betas, row in zip(self._alphas, self._betas, decoded, strict=True):
+        self.total_weight += stored.weight
+        for alphas, betas, row in zip(self._alphas, self._betas, stored.points, strict=True):
             for a, b, (alpha, beta) in zip(alphas, betas, row, strict=True):
                 a.add(alpha)
                 b.add(beta)
@@ -204,6 +216,16 @@ class TallyAccumulator:
             for a, b, (alpha, beta) in zip(alphas, betas, row, strict=True):
                 a.multiply(GroupElement.from_bytes(alpha).to_bytes())
                 b.multiply(GroupElement.from_bytes(beta).to_bytes())
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBallot:
+    """A stored ballot's ciphertexts decoded (``TallyAccumulator.decode_stored``), with its
+    weight, ready to add to accumulators of the questions of ``shape``."""
+
+    shape: tuple[int, ...]
+    weight: int
+    points: list[list[tuple[Decoded, Decoded]]]
 
 
 @dataclass(frozen=True, slots=True)

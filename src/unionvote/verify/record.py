@@ -2,8 +2,10 @@
 chain link, the encrypted tally, every partial decryption and the result.
 
 One streaming pass over the archive checks the chain (the archive reader does) and every
-ballot, and multiplies the ballots into the tally as it goes; a revote's earlier ballot is
-divided out afterwards, in a second pass that reads only what a revote replaced. Nothing that
+ballot, and multiplies the ballots into the tally as it goes (on the engine, with the checks:
+each batch comes back with the product of its ballots that passed); what must not count as it
+was added — a revote's earlier ballot, a replay, an unlisted credential — and a weight other
+than 1 are corrected afterwards, in a second pass that reads only those ballots. Nothing that
 grows with the number of ballots is kept but the map from credential to its last ballot.
 
 Each ballot's own checks (parsing, signature, proofs) run in batches on an engine
@@ -24,10 +26,11 @@ from typing import TypeVar
 
 from unionvote.crypto.credentials import PublicCredential
 from unionvote.crypto.decryption import DiscreteLog, PartialDecryption, combine_factors
-from unionvote.crypto.elgamal import ZERO_CIPHERTEXT, Ciphertext
 from unionvote.crypto.errors import CryptoError
 from unionvote.crypto.fast import arithmetic
 from unionvote.crypto.trustees import TrusteeItem, election_public_key, key_owners
+from unionvote.domain.errors import ElectionError
+from unionvote.domain.tally import TallyAccumulator
 from unionvote.record.archive import ArchiveReader, EventEntry
 from unionvote.record.errors import RecordError
 from unionvote.record.messages import (
@@ -144,8 +147,12 @@ class _Verifier:
         # Per ballot, a few hundred bytes at most: keys and names as raw 32-byte strings (a
         # credential's RFC 8032 encoding, a ballot's SHA-256), never parsed objects.
         self.last: dict[bytes, bytes] = {}  # credential → its last ballot's digest
-        self.superseded: set[bytes] = set()
-        self.running: list[list[Ciphertext]] = []
+        # Ballot digest → the power to multiply it in again: the engine's partial tallies hold
+        # every ballot that passed its own checks once; a replay or an unlisted credential
+        # must not count (−1), a revote's earlier ballot no more (−weight), a weight w
+        # ballot w times (+w − 1).
+        self.corrections: dict[bytes, int] = {}
+        self.running: TallyAccumulator | None = None
         self.seen: set[bytes] = set()
 
     # -- helpers ----------------------------------------------------------------------------
@@ -262,7 +269,7 @@ class _Verifier:
             c.key.to_bytes(): (1 if c.weight is None else c.weight) for c in credentials
         }
         del credentials  # the parsed list (objects per voter) is not kept
-        self.running = [[ZERO_CIPHERTEXT] * q.shape.ciphertexts for q in self.election.questions]
+        self.running = TallyAccumulator(self.election.questions)
 
     def ballots(self, first: EventEntry) -> EventEntry | None:
         """Check the run of ballots that starts at ``first`` on the engine and apply their
@@ -291,15 +298,28 @@ class _Verifier:
                 yield batch
 
         job = ballot_job(self.election_raw, self.election_hash)
-        for checked_with, outcomes in self.engine.map(job, batches()):
-            if checked_with != self.report.arithmetic:  # the report names one: keep it true
+        assert self.running is not None
+        for checked in self.engine.map(job, batches()):
+            if checked.arithmetic != self.report.arithmetic:  # the report names one: keep it true
                 raise EngineError(
-                    f"a worker checked proofs with {checked_with}, not {self.report.arithmetic}"
+                    f"a worker checked proofs with {checked.arithmetic}, "
+                    f"not {self.report.arithmetic}"
                 )
-            for name, outcome in zip(names.popleft(), outcomes, strict=True):
+            try:
+                self.running.merge_partial(checked.tally)
+            except ElectionError as error:
+                raise EngineError(f"a worker's partial tally: {error.detail}") from None
+            for name, outcome in zip(names.popleft(), checked.outcomes, strict=True):
                 self.apply(name, outcome)
             self.tell_progress()
         return after[0]
+
+    def correct(self, digest: bytes, power: int) -> None:
+        power += self.corrections.get(digest, 0)
+        if power:
+            self.corrections[digest] = power
+        else:
+            self.corrections.pop(digest, None)
 
     def apply(self, name: str | None, outcome: BallotOutcome) -> None:
         """One ballot's outcome, in record order, with the checks that depend on the ballots
@@ -313,14 +333,20 @@ class _Verifier:
             return
         assert name is not None
         digest = bytes.fromhex(name)
+        added = outcome.failure is None  # in its batch's partial tally
         if digest in self.seen:
             report.failed("ballot.duplicate", "the same ballot is in the record twice", name)
+            if added:
+                self.correct(digest, -1)
             return
         self.seen.add(digest)
         report.passed("ballot.duplicate")
         key = credential.to_bytes()
-        if key not in self.weights:
+        weight = self.weights.get(key)
+        if weight is None:
             report.failed("ballot.credential", "the credential is not on the public list", name)
+            if added:
+                self.correct(digest, -1)
             return
         if outcome.failure is not None:
             report.failed(*outcome.failure, name)
@@ -331,37 +357,26 @@ class _Verifier:
             report.passed("ballot.blank_proof")
         previous = self.last.get(key)
         if previous is not None:
-            self.superseded.add(previous)
+            self.correct(previous, -weight)
         self.last[key] = digest
-        self._accumulate(key, outcome.choices, multiply=True)
+        if weight != 1:
+            self.correct(digest, weight - 1)
 
-    def _accumulate(
-        self,
-        credential: bytes,
-        choices: tuple[tuple[Ciphertext, ...], ...],
-        *,
-        multiply: bool,
-    ) -> None:
-        weight = self.weights[credential]
-        for row, answer in zip(self.running, choices, strict=True):
-            for j, c in enumerate(answer):
-                term = c if weight == 1 else c**weight
-                row[j] = (
-                    row[j] * term
-                    if multiply
-                    else Ciphertext(row[j].alpha / term.alpha, row[j].beta / term.beta)
-                )
-
-    def _superseded_ballots(self) -> Iterator[Ballot]:
+    def _corrected_ballots(self) -> Iterator[tuple[Ballot, int]]:
+        """Each ballot to multiply in again, once, with its power (``corrections``)."""
+        done: set[bytes] = set()
         with ArchiveReader.open(self.path) as reader:
             for entry in reader.iter_events():
-                if (
-                    entry.event.type == "Ballot"
-                    and entry.event.payload is not None
-                    and bytes.fromhex(entry.event.payload) in self.superseded
-                ):
-                    assert entry.payload is not None
-                    yield parse_entry("ballot", entry.payload, Ballot.from_json, Ballot.to_json)
+                if entry.event.type != "Ballot" or entry.event.payload is None:
+                    continue
+                digest = bytes.fromhex(entry.event.payload)
+                power = self.corrections.get(digest)
+                if power is None or digest in done:
+                    continue
+                done.add(digest)
+                assert entry.payload is not None
+                ballot = parse_entry("ballot", entry.payload, Ballot.from_json, Ballot.to_json)
+                yield ballot, power
 
     def tally(self, entry: EventEntry) -> None:
         assert entry.payload is not None
@@ -379,10 +394,11 @@ class _Verifier:
             lambda raw: parse_entry("tally", raw, parse_encrypted_tally, encrypted_tally_to_json),
             sized.encrypted_tally,
         )
-        for ballot in self._superseded_ballots():
-            choices = tuple(answer.choices for answer in ballot.answers)
-            self._accumulate(ballot.credential.to_bytes(), choices, multiply=False)
-        self.superseded.clear()
+        assert self.running is not None
+        if self.corrections:
+            for ballot, power in self._corrected_ballots():
+                self.running.add(ballot, power)
+        self.corrections.clear()
         counted = list(self.last)
         self.report.ballots_counted = len(counted)
         total_weight = sum(self.weights[c] for c in counted)
@@ -396,7 +412,7 @@ class _Verifier:
                 f"weight {total_weight}",
                 entry.event.payload,
             )
-        if published == self.running:
+        if published == self.running.tally:
             self.report.passed("tally.encrypted")
         else:
             self.report.failed(

@@ -269,8 +269,11 @@ class _Published:
                 return
             credential = json.loads(raw)["credential"]
             weight = weights.get(credential, 1)
-            for accumulator in membership.get(credential, ()):
-                accumulator.sums.add_stored(raw, None if weight == 1 else weight)
+            groups = membership.get(credential, ())
+            if groups:  # decoded once, added to its group in every dimension
+                stored = groups[0].sums.decode_stored(raw, None if weight == 1 else weight)
+                for accumulator in groups:
+                    accumulator.sums.add_decoded(stored)
 
         try:
             return read_record(self.record, on_ballot=add if counted_names else None)
