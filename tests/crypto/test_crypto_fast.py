@@ -90,6 +90,14 @@ def test_the_shifted_product_equals_plain(
     assert fast.plain_power_product(p, v, a, c, shift).to_bytes() == expected
 
 
+@settings(max_examples=200, deadline=None)
+@given(p=st.sampled_from((g, g**5)) | points, k=scalars)
+def test_power_equals_plain(p: GroupElement, k: int) -> None:
+    """``fast.power`` (an encryption's y^r, a proof's commitments; constant time from the
+    base's table) gives libsodium's bytes."""
+    assert fast.power(p, k).to_bytes() == (p**k).to_bytes()
+
+
 def test_tables_are_made_again_after_many_bases() -> None:
     """More distinct bases than the tables kept: each product still uses its own base's table
     (the cache is emptied, never mixed up)."""

@@ -30,7 +30,7 @@ from typing import Any
 
 from unionvote.crypto.elgamal import Ciphertext
 from unionvote.crypto.errors import EncodingError, InvalidProof
-from unionvote.crypto.fast import power_product
+from unionvote.crypto.fast import power, power_product
 from unionvote.crypto.group import (
     GROUP_NAME,
     GroupElement,
@@ -115,7 +115,7 @@ def prove_or(
     w = random_scalar(rng)
     for j, values in enumerate(statements):
         if j == known:
-            commitments.extend(base**w for base in bases)
+            commitments.extend(power(base, w) for base in bases)
         else:
             proof = Proof(random_scalar(rng), random_scalar(rng))
             simulated[j] = proof
