@@ -447,6 +447,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="300 members, nothing written")
     parser.add_argument("--no-write", action="store_true", help="do not append to BENCHMARKS.md")
     parser.add_argument("--rebuild", action="store_true", help="prepare the database again")
+    parser.add_argument(
+        "--prepare-only",
+        action="store_true",
+        help="prepare (or reuse) the database as voting ends, then stop: nothing measured",
+    )
     args = parser.parse_args(argv)
     console = Console(stderr=True)
     if args.quick:
@@ -467,6 +472,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_before = machine()["load average (1, 5, 15 min)"]
     info = prepare(runner, place, prepared, args.members, rebuild=args.rebuild)
     ballots = info["ballots"]
+    if args.prepare_only:
+        console.print(f"prepared: {ballots:,} ballots in database {prepared} ({work})")
+        return 0
     cores = os.cpu_count() or 1
     for workers in sorted({1, cores}):
         place.copy(prepared, working)

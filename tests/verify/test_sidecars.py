@@ -161,6 +161,39 @@ def test_a_credential_left_out_of_the_groups_is_found(copy) -> None:
     assert credential in report.checks["subtallies.coverage"].failures[0].detail
 
 
+def test_a_listed_credential_without_a_counted_ballot_is_found(copy) -> None:
+    """A stranger's credential (or one in upper case, not Belenios's string form) in
+    ``counted_groups`` is named; the counted ones still all have their groups."""
+    membership, _ = copy
+    subtallies = membership.json(SUBTALLIES_FILE)
+    counted = sorted(subtallies["counted_groups"])
+    stranger = "ab" * 32
+    subtallies["counted_groups"][stranger] = subtallies["counted_groups"][counted[0]]
+    subtallies["counted_groups"][counted[1].upper()] = subtallies["counted_groups"][counted[1]]
+    membership.rewrite(SUBTALLIES_FILE, json.dumps(subtallies).encode())
+    report = verify_record(membership.record)
+    assert "subtallies.coverage" in failed(report)
+    detail = report.checks["subtallies.coverage"].failures[0].detail
+    assert detail.startswith("2 listed credentials have no counted ballot")
+    assert stranger in detail and counted[1].upper() in detail
+
+
+def test_a_credential_in_two_groups_of_a_dimension_is_found(copy) -> None:
+    membership, _ = copy
+    subtallies = membership.json(SUBTALLIES_FILE)
+    credential = sorted(subtallies["counted_groups"])[0]
+    ids = subtallies["counted_groups"][credential]
+    subtallies["counted_groups"][credential] = [ids[0], ids[0]]
+    membership.rewrite(SUBTALLIES_FILE, json.dumps(subtallies).encode())
+    report = verify_record(membership.record)
+    problems = [f.detail for f in report.checks["subtallies.coverage"].failures]
+    assert any(
+        p.startswith("1 credentials are not in exactly one known aggregate") and credential in p
+        for p in problems
+    ), problems
+    assert not any("in no group" in p for p in problems), problems
+
+
 def test_swapped_encrypted_tallies_and_a_bad_proof_are_found(copy) -> None:
     membership, _ = copy
     subtallies = membership.json(SUBTALLIES_FILE)

@@ -30,6 +30,7 @@ reported as *not applicable*, never as passed. Checks, in order (names in ``veri
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +92,7 @@ PUBLISHED_CHECKS = (
     "endorsement.links",
 )
 _EXAMPLES = 5  # how many credentials a coverage failure names
+_HEX64 = re.compile("[0-9a-f]{64}")
 
 
 def check_published(
@@ -169,11 +171,10 @@ class _Published:
     def run(self) -> None:
         subtallies = self.subtallies()
         accumulators: dict[str, _Accumulator] = {}
-        membership: dict[str, tuple[_Accumulator, ...]] = {}
+        membership: dict[bytes, tuple[_Accumulator, ...]] = {}
         if subtallies is not None:
             accumulators, membership = self.prepare(subtallies)
-        counted_names = set(self.counted.values()) if membership else set[bytes]()
-        facts = self.read_facts(counted_names, membership)
+        facts = self.read_facts(membership)
         if facts is None:
             return
         if subtallies is not None:
@@ -216,7 +217,7 @@ class _Published:
 
     def prepare(
         self, subtallies: Subtallies
-    ) -> tuple[dict[str, _Accumulator], dict[str, tuple[_Accumulator, ...]]]:
+    ) -> tuple[dict[str, _Accumulator], dict[bytes, tuple[_Accumulator, ...]]]:
         """Each aggregate's accumulator, and each counted credential's accumulators (one per
         dimension); checks that ``counted_groups`` covers exactly the counted credentials."""
         shape = [
@@ -228,25 +229,40 @@ class _Published:
             for a in iter_aggregates(subtallies)
         }
         dimension_of = {a.id: d.dimension for d in subtallies.dimensions for a in d.aggregates}
-        dimensions = {d.dimension for d in subtallies.dimensions}
-        counted = {key[::-1].hex() for key in self.counted}  # Belenios's string form
-        listed = set(subtallies.counted_groups)
+        dimensions = sorted({d.dimension for d in subtallies.dimensions})
+        # Keyed by the credential's raw 32 bytes, as ``counted`` is: nothing per voter is kept
+        # twice (a million voters' hexadecimal strings would be most of the verifier's memory).
+        membership: dict[bytes, tuple[_Accumulator, ...]] = {}
+        extra: list[str] = []
+        wrong: list[str] = []
+        listed_and_counted = 0
+        for credential, ids in subtallies.counted_groups.items():
+            key = _raw_key(credential)
+            if key is None or key not in self.counted:
+                extra.append(credential)
+                continue
+            listed_and_counted += 1
+            seen = [dimension_of.get(i) for i in ids]
+            if None in seen or sorted(d for d in seen if d) != dimensions:
+                wrong.append(credential)
+                continue
+            membership[key] = tuple(accumulators[i] for i in ids)
         problems = []
-        if missing := sorted(counted - listed):
+        if listed_and_counted != len(self.counted):
+            wrong_keys = {_raw_key(c) for c in wrong}
+            missing = sorted(
+                key[::-1].hex()
+                for key in self.counted
+                if key not in membership and key not in wrong_keys
+            )
             problems.append(f"{len(missing)} counted credentials are in no group: {_few(missing)}")
-        if extra := sorted(listed - counted):
+        if extra:
+            extra.sort()
             problems.append(
                 f"{len(extra)} listed credentials have no counted ballot: {_few(extra)}"
             )
-        membership: dict[str, tuple[_Accumulator, ...]] = {}
-        wrong = []
-        for credential, ids in subtallies.counted_groups.items():
-            seen = [dimension_of.get(i) for i in ids]
-            if None in seen or sorted(d for d in seen if d) != sorted(dimensions):
-                wrong.append(credential)
-                continue
-            membership[credential] = tuple(accumulators[i] for i in ids)
         if wrong:
+            wrong.sort()
             problems.append(
                 f"{len(wrong)} credentials are not in exactly one known aggregate of each "
                 f"dimension: {_few(wrong)}"
@@ -254,29 +270,30 @@ class _Published:
         for problem in problems:
             self.report.failed("subtallies.coverage", problem, SUBTALLIES_FILE)
         if not problems:
-            self.report.passed("subtallies.coverage", len(counted))
+            self.report.passed("subtallies.coverage", len(self.counted))
         return accumulators, membership
 
     def read_facts(
-        self, counted_names: set[bytes], membership: Mapping[str, tuple[_Accumulator, ...]]
+        self, membership: Mapping[bytes, tuple[_Accumulator, ...]]
     ) -> RecordFacts | None:
-        weights = {key[::-1].hex(): w for key, w in self.weights.items() if w != 1}
+        counted, weights = self.counted, self.weights
 
         def add(name: str, raw: bytes) -> None:
-            # A counted ballot, checked in full by the record's own pass (its name is the hash
-            # of these very bytes): only its credential and ciphertexts are read again.
-            if bytes.fromhex(name) not in counted_names:
+            # A ballot checked in full by the record's own pass (its name is the hash of these
+            # very bytes); if it is its credential's last, it counts: only its credential and
+            # ciphertexts are read again.
+            key = _raw_key(json.loads(raw)["credential"])
+            if key is None or counted.get(key) != bytes.fromhex(name):
                 return
-            credential = json.loads(raw)["credential"]
-            weight = weights.get(credential, 1)
-            groups = membership.get(credential, ())
+            groups = membership.get(key, ())
             if groups:  # decoded once, added to its group in every dimension
+                weight = weights.get(key, 1)
                 stored = groups[0].sums.decode_stored(raw, None if weight == 1 else weight)
                 for accumulator in groups:
                     accumulator.sums.add_decoded(stored)
 
         try:
-            return read_record(self.record, on_ballot=add if counted_names else None)
+            return read_record(self.record, on_ballot=add if membership else None)
         except (DomainError, RecordError) as error:
             for name in PUBLISHED_CHECKS[1:]:
                 self.report.skip(name, f"the record could not be read: {error}")
@@ -588,6 +605,14 @@ class _Published:
 
 def iter_aggregates(subtallies: Subtallies) -> Iterable[Aggregate]:
     return (a for d in subtallies.dimensions for a in d.aggregates)
+
+
+def _raw_key(credential: object) -> bytes | None:
+    """A credential's RFC 8032 bytes from Belenios's string form (64 hex digits, big-endian);
+    None for anything else."""
+    if not isinstance(credential, str) or _HEX64.fullmatch(credential) is None:
+        return None
+    return bytes.fromhex(credential)[::-1]
 
 
 def _few(items: list[str]) -> str:
