@@ -34,8 +34,9 @@ The engines:
 
 - ``InProcessEngine``: here, one batch at a time (the reference the others must equal);
 - ``LocalPoolEngine``: ``workers`` processes of this machine, started with ``spawn`` (nothing
-  inherited from this process's memory); a stream of a single batch runs here instead, where
-  starting processes would cost more than it saves;
+  inherited from this process's memory), which end by themselves as soon as this process is
+  gone, however it ended (even killed with SIGKILL); a stream of a single batch runs here
+  instead, where starting processes would cost more than it saves;
 - ``DaskEngine``: the workers of a Dask distributed cluster (``docs/cluster.md``); ``dask`` is
   imported only when one is opened.
 """
@@ -48,6 +49,7 @@ import functools
 import hashlib
 import itertools
 import multiprocessing
+import os
 import pickle
 import threading
 import time
@@ -90,6 +92,11 @@ WORKER_TIMEOUT: Final = 60.0
 _POLL: Final = 1.0
 #: Prepared states a worker process keeps (one per job; a run rarely has more than two jobs).
 _STATES_KEPT: Final = 4
+#: How often (seconds) a local pool process checks that the process that started it is still
+#: its parent (besides being woken at once when the parent's end of their pipe closes).
+_PARENT_POLL: Final = 1.0
+#: The exit status of a local pool process that ends because its parent is gone.
+_ORPHANED: Final = 75
 
 
 class EngineError(Exception):
@@ -189,9 +196,33 @@ def _state(key: str, prepare: Callable[[Any], object], payload: bytes) -> object
         return state
 
 
-def _install(key: str, prepare: Callable[[Any], object], payload: bytes) -> None:
-    """A pool process's initializer: prepare the job before the first batch."""
+def _install(parent: int, key: str, prepare: Callable[[Any], object], payload: bytes) -> None:
+    """A pool process's initializer: watch for the end of ``parent`` (the process that started
+    this one), then prepare the job before the first batch."""
+    threading.Thread(
+        target=_exit_when_orphaned, args=(parent,), name="unionvote-parent-watch", daemon=True
+    ).start()
     _state(key, prepare, payload)
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    """End this process as soon as its parent (process ``parent``) is gone, whatever this
+    process is doing: nobody is left to read its results, and a parent killed with SIGKILL
+    never told it to stop.
+
+    Two signs, either enough: the sentinel ``multiprocessing`` gives a spawned process of its
+    parent is ready (a pipe whose other end only the parent holds, closed by the system when
+    the parent ends, however it ends; on Windows, the parent's process handle), or this
+    process's parent is no longer ``parent`` (it was adopted: POSIX; checked every
+    ``_PARENT_POLL`` seconds, in case a process forked from the parent holds that pipe too)."""
+    watched = multiprocessing.parent_process()
+    while True:
+        if watched is None:  # not started by multiprocessing: only the second sign
+            time.sleep(_PARENT_POLL)
+        else:
+            watched.join(_PARENT_POLL)  # returns early when the parent's end closes
+        if (watched is not None and not watched.is_alive()) or os.getppid() != parent:
+            os._exit(_ORPHANED)
 
 
 def _run_local(key: str, run: Callable[[Any, B], R], batch: B) -> R:
@@ -308,7 +339,7 @@ class LocalPoolEngine(_Closing):
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_install,
-            initargs=(job.key, job.prepare, job.payload),
+            initargs=(os.getpid(), job.key, job.prepare, job.payload),
         )
         self._job_key = job.key
         return self._executor
