@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import pickle
+import re
 import tarfile
 from collections.abc import Iterator
 from hashlib import sha256
@@ -367,6 +368,26 @@ def event_cases() -> Iterator[tuple[str, str, bytes]]:
     yield "archive.event_json", "payload not a hash", after_setup({**ballot_event, "payload": "x"})
     yield (
         "archive.event_json",
+        "payload in upper case",
+        after_setup({**ballot_event, "payload": ballot_hash.upper()}),
+    )
+    yield (
+        "archive.event_json",
+        "height with a leading zero",
+        after_setup(
+            json.dumps(ballot_event, separators=(",", ":")).replace(":1,", ":01,").encode()
+        ),
+    )
+    yield "archive.event_json", "height as a float", after_setup({**ballot_event, "height": 1.0})
+    yield (
+        "archive.event_json",
+        "a parent of null",
+        header
+        + setup
+        + event({"parent": None, "height": 0, "type": "Setup", "payload": setup_hash})[0],
+    )
+    yield (
+        "archive.event_json",
         "duplicate key",
         after_setup(
             b'{"parent":"' + setup_event.encode() + b'","height":1,"height":1,"type":"EndBallots"}'
@@ -481,6 +502,65 @@ def test_any_contents_round_trip(ballots: list[bytes], extra_data: list[bytes]) 
         read.data[digest] == content
         for digest, content in zip(extra_hashes, extra_data, strict=True)
     )
+
+
+def _from_bytes_by_json(content: bytes, monkeypatch: pytest.MonkeyPatch) -> Event | str:
+    """What ``Event.from_bytes`` gives without its shortcut for canonical content: the event,
+    or the error's check and detail."""
+    with monkeypatch.context() as patch:
+        patch.setattr(archive, "_CANONICAL_EVENT", re.compile(rb"(?!)"))  # matches nothing
+        return _event_or_error(content)
+
+
+def _event_or_error(content: bytes) -> Event | str:
+    try:
+        return Event.from_bytes(content, "entry")
+    except RecordError as error:
+        return f"{error.check}: {error.detail} ({error.entry})"
+
+
+_HASHES = st.text("0123456789abcdef", min_size=64, max_size=64)
+_EVENTS = st.builds(
+    lambda parent, height, kind, payload: (parent, height, kind, payload),
+    st.one_of(st.none(), _HASHES),
+    st.one_of(st.integers(0, 30), st.integers(0, 10**20)),
+    st.sampled_from([*archive.EVENT_TYPES, "Vote", "ballot"]),
+    st.one_of(st.none(), _HASHES),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(fields=_EVENTS, position=st.integers(0, 300), mask=st.integers(0, 255))
+def test_the_shortcut_for_canonical_events_agrees_with_the_json_parser(
+    fields: tuple[str | None, int, str, str | None], position: int, mask: int
+) -> None:
+    """An event's bytes, as written or with one byte changed, read the same (the same event or
+    the same error) with and without the shortcut that reads canonical events by pattern."""
+    parent, height, kind, payload = fields
+    obj: dict[str, object] = {} if parent is None else {"parent": parent}
+    obj.update({"height": height, "type": kind})
+    if payload is not None:
+        obj["payload"] = payload
+    content = bytearray(json.dumps(obj, separators=(",", ":")).encode())
+    if mask and position < len(content):
+        content[position] ^= mask
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        expected = _from_bytes_by_json(bytes(content), monkeypatch)
+    assert _event_or_error(bytes(content)) == expected
+
+
+def test_every_event_type_reads_back_by_the_shortcut() -> None:
+    parent, payload = "0" * 64, "f" * 64
+    for kind in archive.EVENT_TYPES:
+        for first in (True, False):
+            written = Event(
+                None if first else parent,
+                0 if first else 12,
+                kind,
+                None if kind in ("EndBallots", "EndShuffles") else payload,
+            )
+            assert archive._CANONICAL_EVENT.fullmatch(written.to_bytes()) is not None
+            assert Event.from_bytes(written.to_bytes()) == written
 
 
 _SAMPLE = election_bytes([b'{"ballot":1}', b"x" * 700])

@@ -1,11 +1,13 @@
-"""Publishing a stage's report from its exported record and published files, on SQLite and
+"""Publishing a stage's report from its stored record and published files, on SQLite and
 PostgreSQL: the files stored, the status, the audit entry; refused before the result and
 twice; the exported directory verifies."""
 
 from __future__ import annotations
 
 import datetime
+import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,16 +19,18 @@ from publications import (
     publish_membership,
     seed_election,
 )
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
-from unionvote.domain.errors import DomainError
+from unionvote.domain.errors import DomainError, ElectionError
 from unionvote.domain.publication import ELECTORATE_FILE, SUBTALLIES_FILE
+from unionvote.record.archive import iter_tar_entries
+from unionvote.services import report as report_service
 from unionvote.services.context import FixedClock, Services
 from unionvote.services.process import do_init_process
 from unionvote.services.publication import export_stage, read_published
 from unionvote.services.report import do_publish_report
 from unionvote.storage.database import Database
-from unionvote.storage.models import AuditEntry, PublishedFile, StageRow
+from unionvote.storage.models import AuditEntry, PublishedFile, RecordChunk, StageRow
 from unionvote.verify import verify_record
 
 NOW = datetime.datetime(2024, 3, 1, 12, tzinfo=datetime.UTC)
@@ -138,3 +142,41 @@ def test_export_refuses_a_directory_with_other_files(
 
 def test_membership_votes_shape() -> None:
     assert membership_votes((1, 2)) == ((0, ((1, 0, 0),)), (1, ((0, 1, 0),)), (2, ((0, 1, 0),)))
+
+
+def _nothing_published(services: Services) -> None:
+    assert status(services, MEMBERSHIP) == "decrypted"
+    with services.db.sessions() as session:
+        names = session.scalars(select(PublishedFile.name)).all()
+        assert sorted(names) == [ELECTORATE_FILE, SUBTALLIES_FILE]
+
+
+def test_the_report_reads_the_stored_record_as_it_stands(
+    services: Services, membership: Published, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record is read straight from its stored chunks: a read that stops short of the
+    stored head (as if the record grew meanwhile) is refused, changing nothing."""
+    seed(services, membership)
+    real = report_service.record_chunks
+
+    def all_but_the_last(services: Services, stage_key: str) -> Iterator[bytes]:
+        stored = b"".join(real(services, stage_key))
+        assert stored == membership.record.read_bytes()
+        last = list(iter_tar_entries(io.BytesIO(stored)))[-1]  # the Result event
+        return iter([stored[: last.offset]])
+
+    monkeypatch.setattr(report_service, "record_chunks", all_but_the_last)
+    with pytest.raises(DomainError, match="changed while it was read; retry"):
+        do_publish_report(services, MEMBERSHIP, simulation=False)
+    _nothing_published(services)
+
+
+def test_a_missing_chunk_of_the_record_is_an_error(
+    services: Services, membership: Published
+) -> None:
+    seed(services, membership)
+    with services.db.sessions() as session, session.begin():
+        session.execute(delete(RecordChunk).where(RecordChunk.seq == 0))
+    with pytest.raises(ElectionError, match="a chunk of the stored record is missing"):
+        do_publish_report(services, MEMBERSHIP, simulation=False)
+    _nothing_published(services)

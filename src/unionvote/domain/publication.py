@@ -20,14 +20,15 @@ process's rules for the council stage to published results the same way.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Generic, TypeVar
 
 from unionvote.crypto.decryption import PartialDecryption
 from unionvote.crypto.elgamal import Ciphertext
@@ -76,12 +77,14 @@ __all__ = [
     "REPORT_FILES",
     "SUBTALLIES_FILE",
     "Aggregate",
+    "AggregateCounts",
     "CouncilBasis",
     "Dimension",
     "Electorate",
     "RecordFacts",
     "StageInputs",
     "Subtallies",
+    "SubtallyCounts",
     "build_stage_report",
     "canonical_json",
     "decide_stage",
@@ -90,6 +93,7 @@ __all__ = [
     "parse_council_basis",
     "parse_electorate",
     "parse_subtallies",
+    "parse_subtally_counts",
     "read_record",
     "record_file_name",
     "render_report",
@@ -180,19 +184,65 @@ class RecordFacts:
 
 BallotSink = Callable[[str, bytes], None]
 
+#: How much of a record file is read (and hashed) at a time.
+_PIECE = 1 << 20
 
-def read_record(source: bytes | Path, *, on_ballot: BallotSink | None = None) -> RecordFacts:
-    """Read a record (its bytes, or its file) in one streaming pass. ``on_ballot`` is given
-    the name (SHA-256 in hex) and the bytes of each ballot's data entry, in record order."""
+
+def read_record(
+    source: bytes | Path | Iterable[bytes], *, on_ballot: BallotSink | None = None
+) -> RecordFacts:
+    """Read a record (its bytes, its file, or its bytes piece by piece, e.g. the chunks a
+    database stores it in) in one streaming pass, which also gives its SHA-256. ``on_ballot``
+    is given the name (SHA-256 in hex) and the bytes of each ballot's data entry, in record
+    order."""
     if isinstance(source, bytes):
         digest = sha256_hex(source)
-        return _read_stream(io.BytesIO(source), digest, on_ballot)
-    hasher = hashlib.sha256()
-    with source.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            hasher.update(chunk)
-        stream.seek(0)
-        return _read_stream(stream, hasher.hexdigest(), on_ballot)
+        return _read_stream(io.BytesIO(source), lambda: digest, on_ballot)
+    if isinstance(source, str | bytearray | memoryview):
+        raise TypeError(
+            f"a record is read from bytes, a Path or pieces of bytes, not {source!r:.60}"
+        )
+    if isinstance(source, Path):
+        with source.open("rb", buffering=0) as file:
+            return _read_pieces(iter(functools.partial(file.read, _PIECE), b""), on_ballot)
+    return _read_pieces(iter(source), on_ballot)
+
+
+class _HashedPieces(io.RawIOBase):
+    """A readable stream of the bytes of ``pieces``, hashing each piece as it is first read."""
+
+    def __init__(self, pieces: Iterator[bytes]) -> None:
+        super().__init__()
+        self._pieces = pieces
+        self._rest = memoryview(b"")
+        self.hash = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._rest:
+            piece = next(self._pieces, None)
+            if piece is None:
+                return 0
+            self.hash.update(piece)
+            self._rest = memoryview(piece)
+        size = min(len(buffer), len(self._rest))
+        buffer[:size] = self._rest[:size]
+        self._rest = self._rest[size:]
+        return size
+
+    def hexdigest(self) -> str:
+        """The SHA-256 of all the bytes, once the rest (if any is left unread) is hashed."""
+        for piece in self._pieces:
+            self.hash.update(piece)
+        self._rest = memoryview(b"")
+        return self.hash.hexdigest()
+
+
+def _read_pieces(pieces: Iterator[bytes], on_ballot: BallotSink | None) -> RecordFacts:
+    raw = _HashedPieces(pieces)
+    return _read_stream(io.BufferedReader(raw, _PIECE), raw.hexdigest, on_ballot)
 
 
 _CREDENTIAL_KEY = re.compile(r"[0-9a-f]{64}")
@@ -229,7 +279,11 @@ def _credential_weights(raw: bytes) -> tuple[dict[str, int], bool]:
     return weights, kinds == {True}
 
 
-def _read_stream(stream: BinaryIO, digest: str, on_ballot: BallotSink | None) -> RecordFacts:
+def _read_stream(
+    stream: BinaryIO, digest: Callable[[], str], on_ballot: BallotSink | None
+) -> RecordFacts:
+    """The record's facts from ``stream``; ``digest()``, called once the stream is read, is the
+    record's SHA-256."""
     try:
         return _read_events(ArchiveReader(stream), digest, on_ballot)
     except RecordError as error:
@@ -238,7 +292,9 @@ def _read_stream(stream: BinaryIO, digest: str, on_ballot: BallotSink | None) ->
         raise DomainError("publication.record", str(error)) from error
 
 
-def _read_events(reader: ArchiveReader, digest: str, on_ballot: BallotSink | None) -> RecordFacts:
+def _read_events(
+    reader: ArchiveReader, digest: Callable[[], str], on_ballot: BallotSink | None
+) -> RecordFacts:
     events = reader.iter_events()
     first = next(events, None)
     if first is None or first.event.type != "Setup" or first.payload is None:
@@ -272,7 +328,7 @@ def _read_events(reader: ArchiveReader, digest: str, on_ballot: BallotSink | Non
         elif kind == "Result" and entry.payload is not None:
             result = parse_entry("result", entry.payload, Result.from_json, Result.to_json)
     return RecordFacts(
-        sha256=digest,
+        sha256=digest(),
         uuid=election.uuid,
         name=election.name,
         election_hash=setup.election_hash,
@@ -327,6 +383,15 @@ def parse_electorate(raw: bytes) -> Electorate:
 # -- subtallies.json ------------------------------------------------------------------------
 
 
+def _display_name(aggregate_id: str, label: str, groups: tuple[str, ...], dimension: str) -> str:
+    """A merged aggregate names its groups only by their number: "12 other states together";
+    a group on its own goes by its label."""
+    count = len(groups)
+    if count == 1 and not aggregate_id.endswith(":other"):
+        return label
+    return f"{count} other {dimension}{'s' if count != 1 else ''} together"
+
+
 @dataclass(frozen=True, slots=True)
 class Aggregate:
     """One published aggregate: a group (``state:MI``) or several small groups merged into
@@ -342,18 +407,31 @@ class Aggregate:
     result: tuple[tuple[int, ...], ...]
 
     def display_name(self, dimension: str) -> str:
-        """A merged aggregate names its groups only by their number: "12 other states
-        together"; a group on its own goes by its label."""
-        count = len(self.groups)
-        if count == 1 and not self.id.endswith(":other"):
-            return self.label
-        return f"{count} other {dimension}{'s' if count != 1 else ''} together"
+        return _display_name(self.id, self.label, self.groups, dimension)
 
 
 @dataclass(frozen=True, slots=True)
-class Dimension:
+class AggregateCounts:
+    """What a report shows of a published aggregate: its groups, ballots and counts (its
+    encrypted tally and partial decryptions are the verifier's business)."""
+
+    id: str
+    label: str
+    groups: tuple[str, ...]
+    ballots: int
+    result: tuple[tuple[int, ...], ...]
+
+    def display_name(self, dimension: str) -> str:
+        return _display_name(self.id, self.label, self.groups, dimension)
+
+
+A = TypeVar("A", Aggregate, AggregateCounts)
+
+
+@dataclass(frozen=True, slots=True)
+class Dimension(Generic[A]):
     dimension: str
-    aggregates: tuple[Aggregate, ...]
+    aggregates: tuple[A, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,28 +443,39 @@ class Subtallies:
     uuid: str
     election_hash: str
     min_group_size: int
-    dimensions: tuple[Dimension, ...]
+    dimensions: tuple[Dimension[Aggregate], ...]
     counted_groups: Mapping[str, tuple[str, ...]]
 
 
-def _aggregate(obj: Any, where: str) -> Aggregate:
+@dataclass(frozen=True, slots=True)
+class SubtallyCounts:
+    """What a report takes from ``subtallies.json``: the election it is of and each
+    aggregate's counts (:func:`parse_subtally_counts`)."""
+
+    uuid: str
+    election_hash: str
+    min_group_size: int
+    dimensions: tuple[Dimension[AggregateCounts], ...]
+
+
+_AGGREGATE_KEYS = frozenset(
+    {"id", "label", "groups", "ballots", "encrypted_tally", "partial_decryptions", "result"}
+)
+_SUBTALLIES_KEYS = frozenset(
+    {"version", "uuid", "election_hash", "min_group_size", "dimensions", "counted_groups"}
+)
+
+
+def _aggregate_counts(obj: Any, where: str) -> AggregateCounts:
+    """An aggregate's fields, all present, and those a report shows, checked."""
     check = "publication.subtallies"
     if not isinstance(obj, dict):
         raise DomainError(check, f"{where}: expected an object")
-    keys = {"id", "label", "groups", "ballots", "encrypted_tally", "partial_decryptions", "result"}
-    if set(obj) != keys:
-        raise DomainError(check, f"{where}: expected the fields {', '.join(sorted(keys))}")
+    if set(obj) != _AGGREGATE_KEYS:
+        raise DomainError(
+            check, f"{where}: expected the fields {', '.join(sorted(_AGGREGATE_KEYS))}"
+        )
     aggregate_id = _str(obj["id"], check, f"{where}.id")
-    try:
-        tally = parse_encrypted_tally(obj["encrypted_tally"])
-        partials = []
-        for item in _list(obj["partial_decryptions"], check, f"{aggregate_id}.partial"):
-            if not isinstance(item, dict) or set(item) != {"owner", "decryption"}:
-                raise DomainError(check, f"{aggregate_id}: a partial decryption needs owner")
-            owner = _int(item["owner"], check, f"{aggregate_id}.owner")
-            partials.append((owner, PartialDecryption.from_json(item["decryption"])))
-    except CryptoError as error:
-        raise DomainError(check, f"{aggregate_id}: {error}") from error
     result = tuple(
         tuple(_int(n, check, f"{aggregate_id}.result") for n in _list(row, check, "result"))
         for row in _list(obj["result"], check, f"{aggregate_id}.result")
@@ -397,26 +486,54 @@ def _aggregate(obj: Any, where: str) -> Aggregate:
     )
     if not groups:
         raise DomainError(check, f"{aggregate_id}: an aggregate has at least one group")
-    return Aggregate(
+    return AggregateCounts(
         aggregate_id,
         _str(obj["label"], check, f"{aggregate_id}.label"),
         groups,
         _int(obj["ballots"], check, f"{aggregate_id}.ballots"),
-        tuple(tuple(row) for row in tally),
-        tuple(partials),
         result,
     )
 
 
-def parse_subtallies(raw: bytes) -> Subtallies:
-    """Read ``subtallies.json`` strictly: a clear error names the first thing wrong."""
+def _aggregate(obj: Any, where: str) -> Aggregate:
+    check = "publication.subtallies"
+    counts = _aggregate_counts(obj, where)
+    aggregate_id = counts.id
+    try:
+        tally = parse_encrypted_tally(obj["encrypted_tally"])
+        partials = []
+        for item in _list(obj["partial_decryptions"], check, f"{aggregate_id}.partial"):
+            if not isinstance(item, dict) or set(item) != {"owner", "decryption"}:
+                raise DomainError(check, f"{aggregate_id}: a partial decryption needs owner")
+            owner = _int(item["owner"], check, f"{aggregate_id}.owner")
+            partials.append((owner, PartialDecryption.from_json(item["decryption"])))
+    except CryptoError as error:
+        raise DomainError(check, f"{aggregate_id}: {error}") from error
+    return Aggregate(
+        aggregate_id,
+        counts.label,
+        counts.groups,
+        counts.ballots,
+        tuple(tuple(row) for row in tally),
+        tuple(partials),
+        counts.result,
+    )
+
+
+def _subtallies_object(raw: bytes) -> dict[str, Any]:
     check = "publication.subtallies"
     obj = _load(raw, check, SUBTALLIES_FILE)
-    keys = {"version", "uuid", "election_hash", "min_group_size", "dimensions", "counted_groups"}
-    if set(obj) != keys:
-        raise DomainError(check, f"{SUBTALLIES_FILE}: expected the fields {sorted(keys)}")
+    if set(obj) != _SUBTALLIES_KEYS:
+        raise DomainError(
+            check, f"{SUBTALLIES_FILE}: expected the fields {sorted(_SUBTALLIES_KEYS)}"
+        )
     if obj["version"] != 1:
         raise DomainError(check, f"{SUBTALLIES_FILE}: version {obj['version']!r} is not 1")
+    return obj
+
+
+def _dimensions(obj: dict[str, Any], read: Callable[[Any, str], A]) -> tuple[Dimension[A], ...]:
+    check = "publication.subtallies"
     dimensions = []
     seen: set[str] = set()
     for i, item in enumerate(_list(obj["dimensions"], check, "dimensions")):
@@ -424,14 +541,21 @@ def parse_subtallies(raw: bytes) -> Subtallies:
             raise DomainError(check, f"dimensions[{i}]: expected dimension and aggregates")
         name = _str(item["dimension"], check, f"dimensions[{i}].dimension")
         aggregates = tuple(
-            _aggregate(a, f"{name}[{j}]")
-            for j, a in enumerate(_list(item["aggregates"], check, name))
+            read(a, f"{name}[{j}]") for j, a in enumerate(_list(item["aggregates"], check, name))
         )
         ids = [a.id for a in aggregates]
         if name in seen or len(set(ids)) != len(ids) or seen & set(ids):
             raise DomainError(check, f"dimension {name!r} or one of its aggregates is repeated")
         seen.add(name)
         dimensions.append(Dimension(name, aggregates))
+    return tuple(dimensions)
+
+
+def parse_subtallies(raw: bytes) -> Subtallies:
+    """Read ``subtallies.json`` strictly: a clear error names the first thing wrong."""
+    check = "publication.subtallies"
+    obj = _subtallies_object(raw)
+    dimensions = _dimensions(obj, _aggregate)
     counted = obj["counted_groups"]
     if not isinstance(counted, dict):
         raise DomainError(check, "counted_groups: expected an object")
@@ -446,8 +570,27 @@ def parse_subtallies(raw: bytes) -> Subtallies:
         _str(obj["uuid"], check, "uuid"),
         _str(obj["election_hash"], check, "election_hash"),
         _int(obj["min_group_size"], check, "min_group_size"),
-        tuple(dimensions),
+        dimensions,
         counted_groups,
+    )
+
+
+def parse_subtally_counts(raw: bytes) -> SubtallyCounts:
+    """What a report shows from ``subtallies.json``, read as strictly as
+    :func:`parse_subtallies` reads it but for what the report does not show: the group
+    elements of the aggregates' encrypted tallies and partial decryptions are not decoded (a
+    subgroup check each, the bulk of the work) and ``counted_groups`` (one entry a counted
+    ballot) is not gone through; ``unionvote verify`` checks both."""
+    check = "publication.subtallies"
+    obj = _subtallies_object(raw)
+    dimensions = _dimensions(obj, _aggregate_counts)
+    if not isinstance(obj["counted_groups"], dict):
+        raise DomainError(check, "counted_groups: expected an object")
+    return SubtallyCounts(
+        _str(obj["uuid"], check, "uuid"),
+        _str(obj["election_hash"], check, "election_hash"),
+        _int(obj["min_group_size"], check, "min_group_size"),
+        dimensions,
     )
 
 
@@ -609,7 +752,7 @@ def _breakdowns(
     per_question: list[list[Breakdown]] = [[] for _ in record.questions]
     if inputs.subtallies is None:
         return per_question
-    subtallies = parse_subtallies(inputs.subtallies)
+    subtallies = parse_subtally_counts(inputs.subtallies)
     if (subtallies.uuid, subtallies.election_hash) != (record.uuid, record.election_hash):
         raise DomainError("publication.subtallies", f"{SUBTALLIES_FILE} is of another election")
     by_name = {d.dimension: d for d in subtallies.dimensions}

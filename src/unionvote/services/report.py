@@ -1,4 +1,4 @@
-"""Publishing a stage's report (issue 3, §8): built from the stage's exported record and its
+"""Publishing a stage's report (issue 3, §8): built from the stage's record and its
 published files only (``domain.publication``), so that ``unionvote verify`` can rebuild it
 from the same files and refuse a report that differs.
 
@@ -21,17 +21,14 @@ from unionvote.domain.publication import (
     SUBTALLIES_FILE,
     StageInputs,
     build_stage_report,
+    read_record,
     render_report,
 )
 from unionvote.domain.report import Report
+from unionvote.services.board import record_chunks
 from unionvote.services.context import Services
 from unionvote.services.process import load_process, stage_row
-from unionvote.services.publication import (
-    exported_record,
-    published_content,
-    require_head,
-    store_published,
-)
+from unionvote.services.publication import published_content, require_head, store_published
 
 __all__ = ["PublishedReport", "do_publish_report"]
 
@@ -57,7 +54,9 @@ def do_publish_report(services: Services, stage_key: str, *, simulation: bool) -
     with services.db.sessions() as session:
         row, _ = stage_row(session, stage_key)
         _check_status(stage_key, row.status)
-    with exported_record(services, stage_key) as record, services.transaction() as tx:
+    # Read straight from the stored chunks, in one pass: no copy of the record on disk.
+    record = read_record(record_chunks(services, stage_key))
+    with services.transaction() as tx:
         session = tx.session
         row, _ = stage_row(session, stage_key, for_update=True)
         _check_status(stage_key, row.status)
