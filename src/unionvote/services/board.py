@@ -78,7 +78,7 @@ __all__ = [
 ]
 
 PAGE_SIZE: Final = 50
-_STREAM_BATCH: Final = 64
+_STREAM_BATCH: Final = 512  # chunks per query: a few MB; fewer round trips per ballot
 
 
 @dataclass(frozen=True, slots=True)

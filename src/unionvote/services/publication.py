@@ -12,7 +12,6 @@ SHA-256 of each and of the record. Stage directories are siblings, so the links 
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -100,12 +99,12 @@ def read_published(services: Services, stage_key: str, name: str) -> bytes:
 
 @contextmanager
 def exported_record(services: Services, stage_key: str) -> Iterator[RecordFacts]:
-    """The stage's record, exported to a temporary file and read in one streaming pass (a
-    record can be larger than memory); yields what reports and decisions need from it."""
-    with tempfile.TemporaryDirectory(prefix="unionvote-") as directory:
-        path = Path(directory) / record_file_name(stage_key)
-        export_record(services, stage_key, path)
-        yield read_record(path)
+    """The stage's record read in one streaming pass straight from its stored chunks (a
+    record can be larger than memory; no copy of it is written); yields what reports and
+    decisions need from it."""
+    from unionvote.services.board import record_chunks  # board reads published files: import here
+
+    yield read_record(record_chunks(services, stage_key))
 
 
 def require_head(session: Session, stage: StageRow, facts: RecordFacts) -> None:
