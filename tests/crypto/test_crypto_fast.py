@@ -86,7 +86,9 @@ def test_the_shifted_product_equals_plain(
     the multiplication gives the bytes of dividing first (for g, another base through its
     table, and the constant-time path)."""
     expected = (p**v * (a / g**shift) ** c).to_bytes()
-    assert fast.power_product(p, v, a, c, shift=shift, secret=secret).to_bytes() == expected
+    for recurring in (False, True):
+        made = fast.power_product(p, v, a, c, shift=shift, secret=secret, recurring=recurring)
+        assert made.to_bytes() == expected
     assert fast.plain_power_product(p, v, a, c, shift).to_bytes() == expected
 
 
@@ -105,7 +107,8 @@ def test_tables_are_made_again_after_many_bases() -> None:
     for _ in range(2):
         for k, base in enumerate(bases):
             a = g ** (7 + k)
-            assert fast.power_product(base, 11 + k, a, 13) == base ** (11 + k) * a**13
+            product = fast.power_product(base, 11 + k, a, 13, recurring=True)
+            assert product == base ** (11 + k) * a**13
 
 
 def test_making_a_proof_never_takes_the_variable_time_path(
@@ -132,6 +135,51 @@ def test_making_a_proof_never_takes_the_variable_time_path(
     assert calls == []
     fast.double_base(3, 5, y)  # checking does use it
     assert calls == ["variable-time"]
+
+
+def test_making_an_interval_proof_does_the_same_work_whatever_the_vote(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same group operations, libdecaf calls and libsodium calls, in the same numbers,
+    whichever value the ciphertext encrypts: which branch is real must not show in the work
+    (a quotient β/g^m computed only for the simulated branches would tell it)."""
+    import random
+
+    from nacl import bindings
+
+    from unionvote.crypto import group
+    from unionvote.crypto.elgamal import encrypt_with_nonce
+    from unionvote.crypto.proofs import prove_interval
+
+    decaf = fast._library()
+    assert decaf is not None
+    counts: dict[str, int] = {}
+
+    def counting(name: str, original):  # type: ignore[no-untyped-def]
+        def spy(*args: object) -> object:
+            counts[name] = counts.get(name, 0) + 1
+            return original(*args)
+
+        return spy
+
+    for name in ("point_decode", "double", "base_double", "precomputed_scalarmul", "scalarmul"):
+        monkeypatch.setattr(decaf, name, counting(name, getattr(decaf, name)))
+    for name in (
+        "crypto_core_ed25519_add",
+        "crypto_core_ed25519_sub",
+        "crypto_scalarmult_ed25519_noclamp",
+        "crypto_scalarmult_ed25519_base_noclamp",
+    ):
+        monkeypatch.setattr(group.sodium, name, counting(name, getattr(bindings, name)))
+    y = g**1234
+    fast.power(y, 1)  # the key's table, made once before counting
+    seen = []
+    for m in range(4):
+        counts.clear()
+        ciphertext = encrypt_with_nonce(m, y, 77)
+        prove_interval("ctx", y, ciphertext, 77, m, [0, 1, 2, 3], rng=random.Random(5).randrange)
+        seen.append(dict(counts))
+    assert all(c == seen[0] for c in seen), seen
 
 
 @pytest.mark.parametrize("c", [0, Q, 2 * Q])

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from elections import event_index, read_items, write_items
 from publications import (
     AT,
     COUNCIL,
@@ -192,6 +193,21 @@ def test_a_credential_in_two_groups_of_a_dimension_is_found(copy) -> None:
         for p in problems
     ), problems
     assert not any("in no group" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("garbage", [b"\xff not JSON", b"[1,2]", b'{"answers":[]}'])
+def test_a_ballot_that_is_not_one_is_reported_beside_published_files(copy, garbage: bytes) -> None:
+    """A data entry named as a ballot that is not one (not JSON, not an object, no
+    credential): the record's pass reports it, and the published files' pass skips it
+    rather than stopping the verifier."""
+    membership, _ = copy
+    items = read_items(membership.record)
+    at = event_index(items, "EndBallots")
+    items[at:at] = [("data", garbage), ("Ballot", sha256_hex(garbage))]
+    write_items(membership.record, items)
+    report = verify_record(membership.record)
+    assert "ballot.canonical" in failed(report)
+    assert "subtallies.coverage" not in failed(report)
 
 
 def test_swapped_encrypted_tallies_and_a_bad_proof_are_found(copy) -> None:

@@ -166,6 +166,7 @@ def power_product(
     *,
     secret: bool = False,
     shift: int = 0,
+    recurring: bool = False,
 ) -> GroupElement:
     """p^v · (a / g^shift)^c: libdecaf when active, else (and in the cases it gets wrong)
     libsodium.
@@ -175,42 +176,49 @@ def power_product(
     encoding that quotient.
 
     ``secret``: the computation must not take a time that depends on the scalars (a proof being
-    made): libdecaf's constant-time two-point multiplication, never its variable-time one.
+    made): libdecaf's constant-time two-point multiplication, never its variable-time one, and
+    the same work whatever the inputs (no cache of decoded points).
+
     Otherwise (checking a proof: every scalar is public) the fastest form: libdecaf's
-    variable-time multiplication with the base point's table, and for another base p (the
-    election key, a trustee's key) a table of p's multiples made once per process
-    (:func:`_table`)."""
+    variable-time multiplication with the base point's table for g; for another base p, a
+    table of p's multiples made once per process when p is ``recurring`` (the election key:
+    every ballot's proofs use it), else the constant-time two-point multiplication (a
+    decryption proof's α, used once)."""
     decaf = _active()
     v, c = v % Q, c % Q
     if decaf is None or c == 0 or a.is_identity or p.is_identity:
         return plain_power_product(p, v, a, c, shift)
     work = _scratch()
-    a_point = work.decoded(decaf, a.to_bytes())
-    if a_point is None:  # pragma: no cover - unreachable for subgroup points
-        return plain_power_product(p, v, a, c, shift)
     if secret:
         if shift:
-            return power_product(p, v, a / g_small_power(shift), c, secret=True)
-        if decaf.point_decode(work.p.address, p.to_bytes()) != _DECAF_SUCCESS:  # pragma: no cover
+            a = a / g_small_power(shift)
+            if a.is_identity:
+                return p**v
+        if (
+            decaf.point_decode(work.a.address, a.to_bytes()) != _DECAF_SUCCESS
+            or decaf.point_decode(work.p.address, p.to_bytes()) != _DECAF_SUCCESS
+        ):  # pragma: no cover - unreachable for subgroup points
             return plain_power_product(p, v, a, c)
         decaf.double(
             work.result.address,
             work.p.address,
             _scalar(decaf, v * _INVERSE_8, work.first),
-            a_point,
+            work.a.address,
             _scalar(decaf, c * _INVERSE_8, work.second),
         )
-    elif p == g:  # g^(v − shift·c) · a^c
+        return _encoded(decaf, work)
+    a_point = work.decoded(decaf, a.to_bytes())
+    if a_point is None:  # pragma: no cover - unreachable for subgroup points
+        return plain_power_product(p, v, a, c, shift)
+    table = _table(decaf, p.to_bytes()) if recurring and p != g else None
+    if p == g:  # g^(v − shift·c) · a^c
         decaf.base_double(
             work.result.address,
             _scalar(decaf, (v - shift * c) * _INVERSE_4, work.first),
             a_point,
             _scalar(decaf, c * _INVERSE_8, work.second),
         )
-    else:  # p^v from p's table, times g^(−shift·c) · a^c
-        table = _table(decaf, p.to_bytes())
-        if table is None:  # pragma: no cover - unreachable for subgroup points
-            return plain_power_product(p, v, a, c, shift)
+    elif table is not None:  # p^v from p's table, times g^(−shift·c) · a^c
         decaf.precomputed_scalarmul(
             work.p.address, table.address, _scalar(decaf, v * _INVERSE_8, work.first)
         )
@@ -221,6 +229,23 @@ def power_product(
             _scalar(decaf, c * _INVERSE_8, work.second),
         )
         decaf.add(work.result.address, work.result.address, work.p.address)
+    else:
+        if shift:
+            return power_product(p, v, a / g_small_power(shift), c)
+        if decaf.point_decode(work.p.address, p.to_bytes()) != _DECAF_SUCCESS:  # pragma: no cover
+            return plain_power_product(p, v, a, c)
+        decaf.double(
+            work.result.address,
+            work.p.address,
+            _scalar(decaf, v * _INVERSE_8, work.first),
+            a_point,
+            _scalar(decaf, c * _INVERSE_8, work.second),
+        )
+    return _encoded(decaf, work)
+
+
+def _encoded(decaf: _Decaf, work: _Scratch) -> GroupElement:
+    """The element ``work.result`` holds (ψ-scaled, see the module's docstring)."""
     decaf.point_encode(work.encoded, work.result.address)
     rfc8032 = work.encoded.raw
     return IDENTITY if rfc8032 == _IDENTITY_BYTES else GroupElement(rfc8032)
@@ -228,7 +253,8 @@ def power_product(
 
 def power(p: GroupElement, k: int) -> GroupElement:
     """p^k in constant time (k may be secret: a nonce, a proof's commitment exponent), for a
-    base p that recurs (an election key): from p's table of multiples (:func:`_table`),
+    base p that recurs (an election key; a base used once would cost more in making its
+    table than it saves): from p's table of multiples (:func:`_table`),
     about a fifth of libsodium's variable-base multiplication; libsodium's own fixed-base
     multiplication for g, and libsodium alone on the plain path."""
     decaf = _active()
@@ -242,9 +268,7 @@ def power(p: GroupElement, k: int) -> GroupElement:
     decaf.precomputed_scalarmul(
         work.result.address, table.address, _scalar(decaf, k * _INVERSE_8, work.first)
     )
-    decaf.point_encode(work.encoded, work.result.address)
-    rfc8032 = work.encoded.raw
-    return IDENTITY if rfc8032 == _IDENTITY_BYTES else GroupElement(rfc8032)
+    return _encoded(decaf, work)
 
 
 class _Table:
@@ -287,15 +311,16 @@ def _table(decaf: _Decaf, rfc8032: bytes) -> _Table | None:
 class _Scratch:
     """The buffers one ``power_product`` needs, made once per thread (allocating them for each
     of a ballot's thirty-odd equations cost about a tenth of its check), and the last few
-    points decoded: a proof about a ciphertext (α, β) multiplies α and β by one challenge per
-    branch, so each is decoded once rather than once per branch."""
+    points decoded when checking (public points only: a proof about a ciphertext (α, β)
+    multiplies α and β by one challenge per branch, so each is decoded once rather than once
+    per branch)."""
 
-    __slots__ = ("_decoded", "encoded", "first", "p", "result", "second")
+    __slots__ = ("_decoded", "a", "encoded", "first", "p", "result", "second")
 
     _KEPT: Final = 4
 
     def __init__(self) -> None:
-        self.p, self.result = _Point(), _Point()
+        self.a, self.p, self.result = _Point(), _Point(), _Point()
         self.first = ctypes.create_string_buffer(_SCALAR_BYTES)
         self.second = ctypes.create_string_buffer(_SCALAR_BYTES)
         self.encoded = ctypes.create_string_buffer(32)

@@ -37,6 +37,7 @@ from unionvote.crypto.group import (
     Q,
     Rng,
     g,
+    g_small_power,
     hash_to_scalar,
     parse_scalar,
     random_scalar,
@@ -104,18 +105,26 @@ def prove_or(
     secret: int,
     *,
     rng: Rng = secrets.randbelow,
+    recurring: bool = False,
 ) -> list[Proof]:
     """Prove that ``statements[known][l] == bases[l] ** secret`` for every l, hiding ``known``.
 
     The other statements are simulated with a random challenge and response; the real one's
-    challenge is the hash of all commitments minus the simulated challenges.
+    challenge is the hash of all commitments minus the simulated challenges. The work must not
+    depend on ``known``: every statement's quotients are computed first, for all branches
+    alike. ``recurring``: the bases after g recur from proof to proof (the election key),
+    worth a table of their multiples (``fast.power``).
     """
+    statements = [
+        [v.element / g_small_power(v.m) if isinstance(v, Quotient) else v for v in values]
+        for values in statements
+    ]
     commitments: list[GroupElement] = []
     simulated: dict[int, Proof] = {}
     w = random_scalar(rng)
     for j, values in enumerate(statements):
         if j == known:
-            commitments.extend(power(base, w) for base in bases)
+            commitments.extend(power(base, w) if recurring else base**w for base in bases)
         else:
             proof = Proof(random_scalar(rng), random_scalar(rng))
             simulated[j] = proof
@@ -133,19 +142,27 @@ def verify_or(
     bases: Sequence[GroupElement],
     statements: Sequence[Statement],
     proofs: Sequence[Proof],
+    *,
+    recurring: bool = False,
 ) -> None:
-    """Raise ``InvalidProof(check)`` unless ``proofs`` prove one of ``statements``."""
+    """Raise ``InvalidProof(check)`` unless ``proofs`` prove one of ``statements``
+    (``recurring``: as for ``prove_or``)."""
     if len(proofs) != len(statements):
         raise InvalidProof(check, f"{len(proofs)} proofs for {len(statements)} statements")
     commitments: list[GroupElement] = []
     for values, proof in zip(statements, proofs, strict=True):
-        commitments.extend(_commitments(bases, values, proof))
+        commitments.extend(_commitments(bases, values, proof, recurring=recurring))
     if hash_to_scalar(prefix, commitments) != sum(p.challenge for p in proofs) % Q:
         raise InvalidProof(check, "the challenges do not match the hash of the commitments")
 
 
 def _commitments(
-    bases: Sequence[GroupElement], values: Statement, proof: Proof, *, secret: bool = False
+    bases: Sequence[GroupElement],
+    values: Statement,
+    proof: Proof,
+    *,
+    secret: bool = False,
+    recurring: bool = False,
 ) -> list[GroupElement]:
     """The commitments base^response · value^challenge that an honest proof reproduces
     (one two-base multiplication each: ``fast``, byte-identical to ``base**r * value**c``).
@@ -158,7 +175,13 @@ def _commitments(
         element, shift = (value.element, value.m) if isinstance(value, Quotient) else (value, 0)
         commitments.append(
             power_product(
-                base, proof.response, element, proof.challenge, secret=secret, shift=shift
+                base,
+                proof.response,
+                element,
+                proof.challenge,
+                secret=secret,
+                shift=shift,
+                recurring=recurring,
             )
         )
     return commitments
@@ -291,6 +314,7 @@ def prove_interval(
         index,
         nonce,
         rng=rng,
+        recurring=True,
     )
 
 
@@ -308,6 +332,7 @@ def verify_interval(
         (g, public_key),
         _interval_statements(ciphertext, values),
         proofs,
+        recurring=True,
     )
 
 
@@ -324,7 +349,13 @@ def prove_blank(
     """``blank_proof``: m0 = 0 or mΣ = 0. The nonce is r0 for a vote, rΣ for a blank vote."""
     statements = ((is_blank.alpha, is_blank.beta), (total.alpha, total.beta))
     return prove_or(
-        f"bproof0|{context}|", (g, public_key), statements, 1 if blank else 0, nonce, rng=rng
+        f"bproof0|{context}|",
+        (g, public_key),
+        statements,
+        1 if blank else 0,
+        nonce,
+        rng=rng,
+        recurring=True,
     )
 
 
@@ -336,7 +367,14 @@ def verify_blank(
     proofs: Sequence[Proof],
 ) -> None:
     statements = ((is_blank.alpha, is_blank.beta), (total.alpha, total.beta))
-    verify_or("ballot.blank_proof", f"bproof0|{context}|", (g, public_key), statements, proofs)
+    verify_or(
+        "ballot.blank_proof",
+        f"bproof0|{context}|",
+        (g, public_key),
+        statements,
+        proofs,
+        recurring=True,
+    )
 
 
 def _overall_blank_statements(
@@ -367,6 +405,7 @@ def prove_overall_blank(
         known,
         nonce,
         rng=rng,
+        recurring=True,
     )
 
 
@@ -384,4 +423,5 @@ def verify_overall_blank(
         (g, public_key),
         _overall_blank_statements(is_blank, total, values),
         proofs,
+        recurring=True,
     )

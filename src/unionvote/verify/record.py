@@ -34,7 +34,6 @@ from unionvote.domain.tally import TallyAccumulator
 from unionvote.record.archive import ArchiveReader, EventEntry
 from unionvote.record.errors import RecordError
 from unionvote.record.messages import (
-    Ballot,
     Election,
     Owned,
     Result,
@@ -362,21 +361,21 @@ class _Verifier:
         if weight != 1:
             self.correct(digest, weight - 1)
 
-    def _corrected_ballots(self) -> Iterator[tuple[Ballot, int]]:
-        """Each ballot to multiply in again, once, with its power (``corrections``)."""
-        done: set[bytes] = set()
+    def _corrected_ballots(self) -> Iterator[tuple[bytes, int]]:
+        """Each ballot to multiply in again (its stored bytes), once, with its power
+        (``corrections``): read from the start of the archive to the last of them, never
+        past the end of the ballots."""
+        left = dict(self.corrections)
         with ArchiveReader.open(self.path) as reader:
             for entry in reader.iter_events():
+                if not left or entry.event.type == "EndBallots":
+                    return
                 if entry.event.type != "Ballot" or entry.event.payload is None:
                     continue
-                digest = bytes.fromhex(entry.event.payload)
-                power = self.corrections.get(digest)
-                if power is None or digest in done:
-                    continue
-                done.add(digest)
-                assert entry.payload is not None
-                ballot = parse_entry("ballot", entry.payload, Ballot.from_json, Ballot.to_json)
-                yield ballot, power
+                power = left.pop(bytes.fromhex(entry.event.payload), None)
+                if power is not None:
+                    assert entry.payload is not None
+                    yield entry.payload, power
 
     def tally(self, entry: EventEntry) -> None:
         assert entry.payload is not None
@@ -395,9 +394,10 @@ class _Verifier:
             sized.encrypted_tally,
         )
         assert self.running is not None
-        if self.corrections:
-            for ballot, power in self._corrected_ballots():
-                self.running.add(ballot, power)
+        # Only ballots that passed their own checks are corrected: their elements were
+        # checked, so their stored bytes are multiplied in without checking them again.
+        for raw, power in self._corrected_ballots():
+            self.running.add_stored(raw, power)
         self.corrections.clear()
         counted = list(self.last)
         self.report.ballots_counted = len(counted)

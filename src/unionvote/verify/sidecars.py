@@ -282,7 +282,10 @@ class _Published:
             # A ballot checked in full by the record's own pass (its name is the hash of these
             # very bytes); if it is its credential's last, it counts: only its credential and
             # ciphertexts are read again.
-            key = _raw_key(json.loads(raw)["credential"])
+            try:
+                key = _raw_key(json.loads(raw)["credential"])
+            except (ValueError, TypeError, KeyError, RecursionError):
+                return  # not a ballot: the record's own pass reported it (ballot.canonical)
             if key is None or counted.get(key) != bytes.fromhex(name):
                 return
             groups = membership.get(key, ())
