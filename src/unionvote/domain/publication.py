@@ -559,12 +559,13 @@ def parse_subtallies(raw: bytes) -> Subtallies:
     counted = obj["counted_groups"]
     if not isinstance(counted, dict):
         raise DomainError(check, "counted_groups: expected an object")
-    counted_groups = {
-        _str(k, check, "counted_groups"): tuple(
-            _str(x, check, "counted_groups") for x in _list(v, check, "counted_groups")
-        )
-        for k, v in counted.items()
-    }
+    # One tuple per distinct combination of groups, shared by every credential in it: a
+    # million voters fall in a few thousand combinations.
+    shared: dict[tuple[str, ...], tuple[str, ...]] = {}
+    counted_groups = {}
+    for k, v in counted.items():
+        ids = tuple(_str(x, check, "counted_groups") for x in _list(v, check, "counted_groups"))
+        counted_groups[_str(k, check, "counted_groups")] = shared.setdefault(ids, ids)
     return Subtallies(
         1,
         _str(obj["uuid"], check, "uuid"),

@@ -545,15 +545,18 @@ class Subtallies:
             counted = obj["counted_groups"]
             if not isinstance(counted, dict):
                 raise CryptoError(what, "counted_groups is not an object")
+            # One tuple per distinct combination of groups, shared by every credential in it.
+            shared: dict[tuple[str, ...], tuple[str, ...]] = {}
+            counted_groups = {}
+            for credential, listed in counted.items():
+                ids = tuple(_text(i, what) for i in parse_list(listed, what))
+                counted_groups[_text(credential, what)] = shared.setdefault(ids, ids)
             return cls(
                 _text(obj["uuid"], what),
                 _text(obj["election_hash"], what),
                 parse_small_int(obj["min_group_size"], what),
                 tuple(DimensionTally.from_json(d) for d in parse_list(obj["dimensions"], what)),
-                {
-                    _text(credential, what): tuple(_text(i, what) for i in parse_list(ids, what))
-                    for credential, ids in counted.items()
-                },
+                counted_groups,
             )
         except CryptoError as error:
             raise _refusal(what, error) from error

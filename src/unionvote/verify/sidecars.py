@@ -153,6 +153,34 @@ class _Accumulator:
         return self.sums.total_weight
 
 
+class _Membership:
+    """Which aggregates a credential's ballot counts in: looked up in ``counted_groups``
+    itself, each combination of ids resolved once (None: not one known aggregate of each
+    dimension)."""
+
+    def __init__(self, subtallies: Subtallies, accumulators: Mapping[str, _Accumulator]) -> None:
+        self._groups = subtallies.counted_groups
+        self._accumulators = accumulators
+        self._dimension_of = {
+            a.id: d.dimension for d in subtallies.dimensions for a in d.aggregates
+        }
+        self._dimensions = sorted({d.dimension for d in subtallies.dimensions})
+        self._resolved: dict[tuple[str, ...], tuple[_Accumulator, ...] | None] = {}
+
+    def of_ids(self, ids: tuple[str, ...]) -> tuple[_Accumulator, ...] | None:
+        if ids not in self._resolved:
+            seen = [self._dimension_of.get(i) for i in ids]
+            if None in seen or sorted(d for d in seen if d) != self._dimensions:
+                self._resolved[ids] = None
+            else:
+                self._resolved[ids] = tuple(self._accumulators[i] for i in ids)
+        return self._resolved[ids]
+
+    def of_credential(self, credential: str) -> tuple[_Accumulator, ...]:
+        ids = self._groups.get(credential)
+        return () if ids is None else self.of_ids(ids) or ()
+
+
 @dataclass
 class _Published:
     report: Report
@@ -171,7 +199,7 @@ class _Published:
     def run(self) -> None:
         subtallies = self.subtallies()
         accumulators: dict[str, _Accumulator] = {}
-        membership: dict[bytes, tuple[_Accumulator, ...]] = {}
+        membership: _Membership | None = None
         if subtallies is not None:
             accumulators, membership = self.prepare(subtallies)
         facts = self.read_facts(membership)
@@ -215,9 +243,7 @@ class _Published:
             )
         return subtallies
 
-    def prepare(
-        self, subtallies: Subtallies
-    ) -> tuple[dict[str, _Accumulator], dict[bytes, tuple[_Accumulator, ...]]]:
+    def prepare(self, subtallies: Subtallies) -> tuple[dict[str, _Accumulator], _Membership]:
         """Each aggregate's accumulator, and each counted credential's accumulators (one per
         dimension); checks that ``counted_groups`` covers exactly the counted credentials."""
         shape = [
@@ -228,11 +254,9 @@ class _Published:
             a.id: _Accumulator(TallyAccumulator.of_shape(shape))
             for a in iter_aggregates(subtallies)
         }
-        dimension_of = {a.id: d.dimension for d in subtallies.dimensions for a in d.aggregates}
-        dimensions = sorted({d.dimension for d in subtallies.dimensions})
-        # Keyed by the credential's raw 32 bytes, as ``counted`` is: nothing per voter is kept
-        # twice (a million voters' hexadecimal strings would be most of the verifier's memory).
-        membership: dict[bytes, tuple[_Accumulator, ...]] = {}
+        membership = _Membership(subtallies, accumulators)
+        # Nothing per voter is built beside the parsed file (whose credentials share one tuple
+        # of ids per combination of groups): a million voters' keys are the bulk of the memory.
         extra: list[str] = []
         wrong: list[str] = []
         listed_and_counted = 0
@@ -242,18 +266,14 @@ class _Published:
                 extra.append(credential)
                 continue
             listed_and_counted += 1
-            seen = [dimension_of.get(i) for i in ids]
-            if None in seen or sorted(d for d in seen if d) != dimensions:
+            if membership.of_ids(ids) is None:
                 wrong.append(credential)
-                continue
-            membership[key] = tuple(accumulators[i] for i in ids)
         problems = []
         if listed_and_counted != len(self.counted):
-            wrong_keys = {_raw_key(c) for c in wrong}
             missing = sorted(
-                key[::-1].hex()
-                for key in self.counted
-                if key not in membership and key not in wrong_keys
+                hexadecimal
+                for hexadecimal in (key[::-1].hex() for key in self.counted)
+                if hexadecimal not in subtallies.counted_groups
             )
             problems.append(f"{len(missing)} counted credentials are in no group: {_few(missing)}")
         if extra:
@@ -273,22 +293,22 @@ class _Published:
             self.report.passed("subtallies.coverage", len(self.counted))
         return accumulators, membership
 
-    def read_facts(
-        self, membership: Mapping[bytes, tuple[_Accumulator, ...]]
-    ) -> RecordFacts | None:
+    def read_facts(self, membership: _Membership | None) -> RecordFacts | None:
         counted, weights = self.counted, self.weights
 
         def add(name: str, raw: bytes) -> None:
             # A ballot checked in full by the record's own pass (its name is the hash of these
             # very bytes); if it is its credential's last, it counts: only its credential and
             # ciphertexts are read again.
+            assert membership is not None
             try:
-                key = _raw_key(json.loads(raw)["credential"])
+                credential = json.loads(raw)["credential"]
             except (ValueError, TypeError, KeyError, RecursionError):
                 return  # not a ballot: the record's own pass reported it (ballot.canonical)
+            key = _raw_key(credential)
             if key is None or counted.get(key) != bytes.fromhex(name):
                 return
-            groups = membership.get(key, ())
+            groups = membership.of_credential(credential)
             if groups:  # decoded once, added to its group in every dimension
                 weight = weights.get(key, 1)
                 stored = groups[0].sums.decode_stored(raw, None if weight == 1 else weight)
@@ -296,7 +316,7 @@ class _Published:
                     accumulator.sums.add_decoded(stored)
 
         try:
-            return read_record(self.record, on_ballot=add if membership else None)
+            return read_record(self.record, on_ballot=add if membership is not None else None)
         except (DomainError, RecordError) as error:
             for name in PUBLISHED_CHECKS[1:]:
                 self.report.skip(name, f"the record could not be read: {error}")
