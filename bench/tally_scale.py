@@ -49,11 +49,13 @@ from bench.common import (
     markdown_table,
     run_measured,
 )
+from unionvote.domain.publication import record_file_name
 
 CACHE = REPO / "bench" / ".cache"
 UNIONVOTE = str(Path(sys.executable).with_name("unionvote"))
 CHROOTS = Path(os.environ.get("BELENIOS_CHROOT_DIR", "/var/tmp/belenios-chroots"))
 STAGE = "membership-vote"
+PUBLISHED = "published"
 SEED = 2024
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 CANDIDATES = (
@@ -398,8 +400,10 @@ def decrypt_and_publish(runner: Runner, url: str, ballots: int) -> None:
         )
     runner.cli("result (combine, discrete log)", url, "election", "result", STAGE)
     runner.cli("report (build and publish)", url, "report", "build", STAGE, "--simulation")
+    shutil.rmtree(work / PUBLISHED, ignore_errors=True)
     runner.cli(
-        "export the record (.bel)", url, "election", "export", STAGE, "--out", "record.bel",
+        "export the record and the published files",
+        url, "report", "export", STAGE, "--out", PUBLISHED,
         ballots=ballots,
     )  # fmt: skip
 
@@ -492,7 +496,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     url = place.url(working)
     decrypt_and_publish(runner, url, ballots)
-    record = work / "record.bel"
+    # What an observer downloads: the record with the stage's published files (sub-tallies by
+    # state and local, the report) and their manifest, all of which `unionvote verify` checks.
+    record = work / PUBLISHED / STAGE / record_file_name(STAGE)
     verdicts: list[str] = []
     for workers in sorted({1, cores}):
         run = runner.measured(
