@@ -257,7 +257,7 @@ def prepare(
     url = place.url(prepared)
     _in_process_setup(runner.console, url, work, members)
     cast = runner.cli(
-        "cast N ballots, each checked in full (simulate: made on every core, cast one by one)",
+        "cast N ballots, each checked in full (simulate: made and cast by a process per core)",
         url,
         "simulate",
         STAGE,
@@ -539,8 +539,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cast = info.get("cast_seconds_x100", 0) / 100
         ratios.insert(
             0,
-            f"casting the {ballots:,} ballots (simulate: made on every core, each checked in "
-            f"full and committed one by one) took {cast:,.0f} s when the database was prepared "
+            f"casting the {ballots:,} ballots (simulate, each checked in full and committed) "
+            f"took {cast:,.0f} s when the database was prepared "
             f"({ballots / cast:,.0f} ballots/s; not re-measured in this run, whose database "
             "came from the cache)"
             if cast

@@ -336,24 +336,31 @@ def test_a_cast_rolled_back_after_its_chunk_was_written_leaves_the_chain_whole(
 ) -> None:
     """The head event this process caches for the next append belongs to a transaction that
     may still roll back: the next cast must continue from the committed head, not from it."""
-    from unionvote.services import context as context_module
+    from sqlalchemy import event
+
     from unionvote.services.elections import export_record
     from unionvote.verify import verify_record
 
     vote = make_vote(database)
     vote.cast(0, (A, JOBS))
     before = snapshot(database)
-    original = context_module.Tx.audit
+    written: list[str] = []
 
-    def failing_audit(self, action: str, *args, **kwargs) -> None:
-        if action == "ballot.cast":
+    def failing_audit(conn, cursor, statement: str, *args) -> None:
+        """The cast's last write fails, after its chunk, ballot and head were written."""
+        words = statement.split()
+        if words[0] in ("INSERT", "UPDATE"):
+            written.append(words[2] if words[0] == "INSERT" else words[1])
+        if statement.startswith("INSERT INTO audit_log"):
             raise RuntimeError("the disk is full")
-        original(self, action, *args, **kwargs)
 
-    monkeypatch.setattr(context_module.Tx, "audit", failing_audit)
-    with pytest.raises(RuntimeError, match="disk is full"):
-        vote.cast(1, (B, NONE))
-    monkeypatch.setattr(context_module.Tx, "audit", original)
+    event.listen(database.engine, "before_cursor_execute", failing_audit)
+    try:
+        with pytest.raises(RuntimeError, match="disk is full"):
+            vote.cast(1, (B, NONE))
+    finally:
+        event.remove(database.engine, "before_cursor_execute", failing_audit)
+    assert {"record_chunks", "ballots", "elections"} <= set(written)
     assert snapshot(database) == before
     vote.cast(2, (C, JOBS_HEALTH))
     vote.cast(1, (B, NONE))

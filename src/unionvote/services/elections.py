@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from unionvote.crypto.credentials import PublicCredential
@@ -76,8 +76,8 @@ from unionvote.record.messages import (
 from unionvote.services.context import Services
 from unionvote.services.process import load_process, stage_row
 from unionvote.services.questionnaire_rule import check_ballot_candidates
-from unionvote.storage.models import Ballot as BallotRow
 from unionvote.storage.models import (
+    AuditEntry,
     ElectionRow,
     Member,
     PartialDecryptionRow,
@@ -86,6 +86,7 @@ from unionvote.storage.models import (
     RecordChunk,
     StageRow,
 )
+from unionvote.storage.models import Ballot as BallotRow
 from unionvote.verify.engine import Engine, EngineError, InProcessEngine, Job
 
 __all__ = [
@@ -165,32 +166,42 @@ def _chunk_entries(content: bytes) -> tuple[dict[str, bytes], list[Event]]:
     return data, events
 
 
-def _chunk(session: Session, row: ElectionRow, seq: int) -> bytes:
-    content = session.scalar(
-        select(RecordChunk.content).where(RecordChunk.election_id == row.id, RecordChunk.seq == seq)
-    )
+def _chunk(session: Session | Connection, election_id: int, seq: int) -> bytes:
+    content = session.scalar(_CHUNK, {"election_id": election_id, "seq": seq})
     if content is None:
         raise ElectionError("record.chunks", f"chunk {seq} of the stored record is missing")
     return content
 
 
+_CHUNK: Final = select(RecordChunk.content).where(
+    RecordChunk.election_id == bindparam("election_id"), RecordChunk.seq == bindparam("seq")
+)
+
+
+def _last_event(
+    session: Session | Connection, election_id: int, head: str, height: int, chunks: int
+) -> Event:
+    """The record's head event, as the (locked) election row names it by ``head`` and
+    ``height``: from this process's cache when it is that event — its hash covers every
+    field, so a stale or rolled-back entry can never match — and otherwise read from the
+    last stored chunk."""
+    last = _last_events.get(election_id)
+    if last is not None and last.hash == head and last.height == height:
+        return last
+    _, events = _chunk_entries(_chunk(session, election_id, chunks - 1))
+    if not events or events[-1].hash != head or events[-1].height != height:
+        raise ElectionError(
+            "record.chunks",
+            "the stored record does not end with the election's head event; "
+            "nothing was written (restore the database from its backup)",
+        )
+    return events[-1]
+
+
 def _append(session: Session, row: ElectionRow, write: Callable[[ArchiveWriter], object]) -> None:
     """Run ``write`` on a writer that continues the stored record, and store what it wrote as
-    the next chunk, moving the election's head (in the caller's transaction).
-
-    The head event is taken from this process's cache when it is the one the (locked) row
-    names — its hash covers every field, so a stale or rolled-back entry can never match — and
-    otherwise read from the last stored chunk."""
-    last = _last_events.get(row.id)
-    if last is None or last.hash != row.head or last.height != row.height:
-        _, events = _chunk_entries(_chunk(session, row, row.chunks - 1))
-        if not events or events[-1].hash != row.head or events[-1].height != row.height:
-            raise ElectionError(
-                "record.chunks",
-                "the stored record does not end with the election's head event; "
-                "nothing was written (restore the database from its backup)",
-            )
-        last = events[-1]
+    the next chunk, moving the election's head (in the caller's transaction)."""
+    last = _last_event(session, row.id, row.head, row.height, row.chunks)
     stream = io.BytesIO()
     writer = ArchiveWriter.continue_chain(stream, timestamp=row.timestamp, last_event=last)
     write(writer)
@@ -222,11 +233,19 @@ _setups: dict[tuple[str, str], _Setup] = {}
 
 
 def _setup_of(session: Session, row: ElectionRow) -> _Setup:
-    key = (row.uuid, row.election_hash)
+    return _setup_by_id(session, row.id, row.uuid, row.election_hash)
+
+
+def _setup_by_id(
+    session: Session | Connection, election_id: int, uuid: str, election_hash: str
+) -> _Setup:
+    """The election's setup (cached per process) by its row's id, uuid and hash: casting reads
+    those three columns, not the whole row."""
+    key = (uuid, election_hash)
     cached = _setups.get(key)
     if cached is not None:
         return cached
-    reader = ArchiveReader(io.BytesIO(_chunk(session, row, 0)))
+    reader = ArchiveReader(io.BytesIO(_chunk(session, election_id, 0)))
     first = next(reader.iter_events(), None)
     if first is None or first.event.type != "Setup" or first.payload is None:
         raise ElectionError("record.setup", "the stored record does not start with its setup")
@@ -234,7 +253,7 @@ def _setup_of(session: Session, row: ElectionRow) -> _Setup:
     election = parse_entry(
         "election", reader.data(setup.election), Election.from_json, Election.to_json
     )
-    if setup.election_hash != row.election_hash or election.uuid != row.uuid:
+    if setup.election_hash != election_hash or election.uuid != uuid:
         raise ElectionError("record.setup", "the stored record is not this election's")
     result = _Setup(
         election, setup.election_hash, tuple(parse_trustees_entry(reader.data(setup.trustees)))
@@ -257,7 +276,7 @@ def _tally_entries(session: Session, row: ElectionRow) -> _TallyEntries:
     (the tally's chunk and those after it)."""
     partials: dict[int, PartialDecryption] = {}
     for seq in range(row.chunks - 1, -1, -1):
-        data, events = _chunk_entries(_chunk(session, row, seq))
+        data, events = _chunk_entries(_chunk(session, row.id, seq))
         for event in events:
             if event.type == "PartialDecryption" and event.payload is not None:
                 owned = parse_entry(
@@ -491,58 +510,213 @@ def _parse_ballot(raw: bytes) -> Ballot:
         raise ElectionError("ballot.malformed", error.detail) from error
 
 
-def _still_open(
-    session: Session, stage: StageRow, row: ElectionRow, tracker: str, now: datetime.datetime
-) -> bool:
-    """Voting is open at ``now`` (else a refusal); False when this very ballot (``tracker``)
-    is already recorded."""
-    if row.phase != Phase.VOTING.value:
+def _refuse_unless_voting(phase: str) -> None:
+    if phase != Phase.VOTING.value:
         raise ElectionError("ballot.closed", "voting has ended; the ballot was not recorded")
-    recorded = select(BallotRow.id).where(
-        BallotRow.election_id == row.id, BallotRow.tracker == tracker
+
+
+def _refuse_outside_window(
+    opens: datetime.datetime | None, closes: datetime.datetime | None, now: datetime.datetime
+) -> None:
+    if opens is not None and now < opens:
+        raise ElectionError("ballot.window", f"voting opens at {opens:%Y-%m-%d %H:%M} UTC")
+    if closes is not None and now >= closes:
+        raise ElectionError("ballot.window", f"voting closed at {closes:%Y-%m-%d %H:%M} UTC")
+
+
+# Casting is the hot path (issue 5: 150 ballots a second on two cores). Its statements are
+# built once, here, and run as Core statements on one connection: building a statement, and
+# the ORM's identity map and unit of work, cost more CPU per ballot than the database itself.
+# They read and write exactly the rows the ORM models describe.
+
+_tables = BallotRow.metadata.tables
+_ballots, _chunks, _elections, _audit = (
+    _tables[model.__tablename__] for model in (BallotRow, RecordChunk, ElectionRow, AuditEntry)
+)
+
+_ADMIT: Final = (
+    select(
+        ElectionRow.id,
+        ElectionRow.phase,
+        ElectionRow.uuid,
+        ElectionRow.election_hash,
+        StageRow.voting_opens_at,
+        StageRow.voting_closes_at,
+        select(BallotRow.id)
+        .where(BallotRow.election_id == ElectionRow.id, BallotRow.tracker == bindparam("tracker"))
+        .exists(),
+        PublicCredentialRow.id,
+        Member.card_number,
     )
-    if session.scalar(recorded) is not None:
-        return False
-    if stage.voting_opens_at is not None and now < stage.voting_opens_at:
-        raise ElectionError(
-            "ballot.window", f"voting opens at {stage.voting_opens_at:%Y-%m-%d %H:%M} UTC"
-        )
-    if stage.voting_closes_at is not None and now >= stage.voting_closes_at:
-        raise ElectionError(
-            "ballot.window", f"voting closed at {stage.voting_closes_at:%Y-%m-%d %H:%M} UTC"
-        )
-    return True
+    .select_from(StageRow)
+    .join(ElectionRow, ElectionRow.stage_id == StageRow.id)
+    .outerjoin(
+        PublicCredentialRow,
+        (PublicCredentialRow.stage_id == StageRow.id)
+        & (PublicCredentialRow.credential == bindparam("credential")),
+    )
+    .outerjoin(Member, Member.id == PublicCredentialRow.member_id)
+    .where(StageRow.key == bindparam("stage"))
+)
+"""The pre-check's one query: the election, the stage's window, whether this very ballot is
+recorded, and the credential's row with its member's card number (absent when the credential
+is not on the list)."""
+
+_LOCK_ELECTION: Final = (
+    select(
+        ElectionRow.id,
+        ElectionRow.phase,
+        ElectionRow.timestamp,
+        ElectionRow.head,
+        ElectionRow.height,
+        ElectionRow.chunks,
+        StageRow.voting_opens_at,
+        StageRow.voting_closes_at,
+    )
+    .join(StageRow, StageRow.id == ElectionRow.stage_id)
+    .where(StageRow.key == bindparam("stage"))
+    .with_for_update(of=ElectionRow)
+)
+"""The election row, locked (``FOR UPDATE``; on SQLite the transaction's ``BEGIN
+IMMEDIATE`` is the lock), with the stage's window."""
+
+_RECORDED: Final = select(BallotRow.id, BallotRow.tracker).where(
+    BallotRow.election_id == bindparam("election_id"),
+    (BallotRow.tracker == bindparam("tracker"))
+    | ((BallotRow.credential == bindparam("credential")) & BallotRow.counted.is_(True)),
+)
+"""This very ballot, and the credential's counted ballot (at most one), in one query."""
+
+_UNCOUNT: Final = (
+    update(_ballots).where(_ballots.c.id == bindparam("ballot_id")).values(counted=False)
+)
+_ADD_CHUNK: Final = insert(_chunks)
+_ADD_BALLOT: Final = insert(_ballots)
+_ADD_AUDIT: Final = insert(_audit)
+_MOVE_HEAD: Final = (
+    update(_elections)
+    .where(_elections.c.id == bindparam("election_id"))
+    .values(
+        head=bindparam("new_head"),
+        height=bindparam("new_height"),
+        chunks=_elections.c.chunks + 1,
+        ballots_received=_elections.c.ballots_received + 1,
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Admitted:
+    """What the pre-check found for a ballot it admits."""
+
+    election_id: int
+    uuid: str
+    election_hash: str
 
 
 def _admit(
-    session: Session,
-    stage: StageRow,
-    row: ElectionRow,
-    ballot: Ballot,
+    connection: Connection,
+    stage_key: str,
     tracker: str,
+    credential: str,
     member_card: str | None,
     now: datetime.datetime,
-) -> PublicCredentialRow | None:
-    """Every check of a ballot but its proofs; ``None`` if it is already recorded."""
-    if not _still_open(session, stage, row, tracker, now):
+) -> _Admitted | None:
+    """Every check of a ballot but its proofs, in this order: voting has not ended
+    (``ballot.closed``); this very ballot is not recorded yet (``None`` if it is); ``now`` is
+    inside the window (``ballot.window``); the credential is on the election's list, and with
+    ``member_card`` it is that member's (``ballot.credential``). An unknown stage, or one
+    with no election, falls back to the lookups whose errors name what is missing."""
+    found = connection.execute(
+        _ADMIT, {"stage": stage_key, "tracker": tracker, "credential": credential}
+    ).first()
+    if found is None:
+        with Session(connection) as session:
+            _election(session, _stage(session, stage_key))  # raises, naming what is missing
+        raise AssertionError("unreachable: the stage and its election exist")
+    election_id, phase, uuid, election_hash, opens, closes, is_recorded, listed, card = found
+    _refuse_unless_voting(phase)
+    if is_recorded:
         return None
-    credential = session.scalar(
-        select(PublicCredentialRow).where(
-            PublicCredentialRow.stage_id == stage.id,
-            PublicCredentialRow.credential == str(ballot.credential),
-        )
-    )
-    if credential is None:
+    _refuse_outside_window(opens, closes, now)
+    if listed is None:
         raise ElectionError(
             "ballot.credential", "the ballot's credential is not on this election's list"
         )
-    if member_card is not None:
-        member = session.scalar(select(Member.id).where(Member.card_number == member_card))
-        if member != credential.member_id:
-            raise ElectionError(
-                "ballot.credential", "the ballot's credential is not the one issued to this member"
-            )
-    return credential
+    if member_card is not None and card != member_card:
+        raise ElectionError(
+            "ballot.credential", "the ballot's credential is not the one issued to this member"
+        )
+    return _Admitted(election_id, uuid, election_hash)
+
+
+def _record_ballot(
+    connection: Connection,
+    services: Services,
+    stage_key: str,
+    raw: bytes,
+    tracker: str,
+    credential: str,
+) -> CastReceipt:
+    """The cast's transaction, on ``connection`` (the caller commits): lock the election row,
+    re-check what may have moved since the pre-check (the phase, the window, this ballot or
+    another of the same credential recorded), then append the ballot to the record as its
+    own chunk, index it (the credential's earlier ballot no longer counted), move the head
+    and the counters, and write the audit entry (as :meth:`Tx.audit` writes it)."""
+    at = services.clock.now()
+    locked = connection.execute(_LOCK_ELECTION, {"stage": stage_key}).first()
+    if locked is None:  # pragma: no cover - the pre-check found it, and none is ever deleted
+        raise ElectionError("election.missing", f"the election of {stage_key!r} is gone")
+    election_id, phase, timestamp, head, height, chunks, opens, closes = locked
+    # The credential list and the members are fixed once voting opens: the pre-check's
+    # answer stands; the phase, the window and the tracker may have moved meanwhile.
+    _refuse_unless_voting(phase)
+    recorded = connection.execute(
+        _RECORDED, {"election_id": election_id, "tracker": tracker, "credential": credential}
+    ).all()
+    if any(found == tracker for _, found in recorded):  # the same ballot, meanwhile
+        return CastReceipt(tracker, replaced_earlier_ballot=False, already_recorded=True)
+    _refuse_outside_window(opens, closes, at)
+    for earlier, _ in recorded:
+        connection.execute(_UNCOUNT, {"ballot_id": earlier})
+    stream = io.BytesIO()
+    writer = ArchiveWriter.continue_chain(
+        stream,
+        timestamp=timestamp,
+        last_event=_last_event(connection, election_id, head, height, chunks),
+    )
+    writer.add_event("Ballot", writer.add_data(raw))
+    assert writer.last is not None and writer.height is not None
+    connection.execute(
+        _ADD_CHUNK, {"election_id": election_id, "seq": chunks, "content": stream.getvalue()}
+    )
+    connection.execute(
+        _ADD_BALLOT,
+        {
+            "election_id": election_id,
+            "tracker": tracker,
+            "credential": credential,
+            "raw": raw,
+            "received_at": at,
+            "counted": True,
+        },
+    )
+    connection.execute(
+        _MOVE_HEAD,
+        {"election_id": election_id, "new_head": writer.last.hash, "new_height": writer.height},
+    )
+    connection.execute(
+        _ADD_AUDIT,
+        {
+            "at": at,
+            "actor": services.actor,
+            "action": "ballot.cast",
+            "subject": stage_key,
+            "detail": json.dumps({"tracker": tracker}, sort_keys=True, default=str),
+        },
+    )
+    _last_events[election_id] = writer.last
+    return CastReceipt(tracker, replaced_earlier_ballot=bool(recorded))
 
 
 def do_cast(
@@ -553,52 +727,30 @@ def do_cast(
     The same ballot sent again is recorded once (``already_recorded``); a new ballot of a
     credential that voted before replaces the earlier one in the tally. With
     ``member_card``, the credential must be the one issued to that member.
+
+    Three steps on one pooled connection: the pre-check (:func:`_admit`, one query, no
+    lock), the proofs (the expensive part, outside any transaction), then one short
+    transaction (:func:`_record_ballot`) committed before the receipt is made.
     """
     ballot = _parse_ballot(raw)
     tracker = sha256_b64(raw)  # the ballot's tracker: parse_entry checked the bytes canonical
-    with services.db.sessions() as session:
-        stage = _stage(session, stage_key)
-        row = _election(session, stage)
-        setup = _setup_of(session, row)
-        checked = _admit(session, stage, row, ballot, tracker, member_card, services.clock.now())
-        if checked is None:
-            return CastReceipt(tracker, replaced_earlier_ballot=False, already_recorded=True)
-        credential = checked.credential
-    try:
-        check_ballot(setup.election, setup.election_hash, ballot)
-    except CryptoError as error:
-        raise ElectionError(error.check, error.detail) from error
-    with services.transaction() as tx:
-        session = tx.session
-        stage = _stage(session, stage_key)
-        row = _election(session, stage, for_update=True)
-        # The credential list and the members are fixed once voting opens: the pre-check's
-        # answer stands; the phase, the window and the tracker may have moved meanwhile.
-        if not _still_open(session, stage, row, tracker, tx.at):  # the same ballot, meanwhile
-            return CastReceipt(tracker, replaced_earlier_ballot=False, already_recorded=True)
-        earlier = session.scalar(
-            select(BallotRow).where(
-                BallotRow.election_id == row.id,
-                BallotRow.credential == credential,
-                BallotRow.counted.is_(True),
+    credential = str(ballot.credential)
+    with services.db.engine.connect() as connection:
+        with connection.begin():
+            admitted = _admit(
+                connection, stage_key, tracker, credential, member_card, services.clock.now()
             )
-        )
-        if earlier is not None:
-            earlier.counted = False
-        _append(session, row, lambda writer: writer.add_event("Ballot", writer.add_data(raw)))
-        session.add(
-            BallotRow(
-                election_id=row.id,
-                tracker=tracker,
-                credential=credential,
-                raw=raw,
-                received_at=tx.at,
-                counted=True,
+            if admitted is None:
+                return CastReceipt(tracker, replaced_earlier_ballot=False, already_recorded=True)
+            setup = _setup_by_id(
+                connection, admitted.election_id, admitted.uuid, admitted.election_hash
             )
-        )
-        row.ballots_received += 1
-        tx.audit("ballot.cast", stage_key, tracker=tracker)
-    return CastReceipt(tracker, replaced_earlier_ballot=earlier is not None)
+        try:
+            check_ballot(setup.election, setup.election_hash, ballot)
+        except CryptoError as error:
+            raise ElectionError(error.check, error.detail) from error
+        with connection.begin():
+            return _record_ballot(connection, services, stage_key, raw, tracker, credential)
 
 
 # -- closing and tallying ----------------------------------------------------------------------
@@ -998,12 +1150,26 @@ class ElectionSummary:
 
 
 def election_summary(services: Services, stage_key: str) -> ElectionSummary:
-    """The election's phase, hash and definition in one short read: unlike
-    :func:`election_status`, it does not count the ballots (a query that grows with them)."""
-    with services.db.sessions() as session:
-        stage = _stage(session, stage_key)
-        row = _election(session, stage)
-        return ElectionSummary(row.phase, row.election_hash, _setup_of(session, row).election)
+    """The election's phase, hash and definition in one short read (one query; the
+    definition is parsed once per process): unlike :func:`election_status`, it does not count
+    the ballots (a query that grows with them). The booth's pages ask for it on every
+    request."""
+    with services.db.engine.connect() as connection:
+        found = connection.execute(_SUMMARY, {"stage": stage_key}).first()
+        if found is None:
+            with Session(connection) as session:
+                _election(session, _stage(session, stage_key))  # raises, naming what is missing
+            raise AssertionError("unreachable: the stage and its election exist")
+        election_id, uuid, phase, election_hash = found
+        setup = _setup_by_id(connection, election_id, uuid, election_hash)
+        return ElectionSummary(phase, election_hash, setup.election)
+
+
+_SUMMARY: Final = (
+    select(ElectionRow.id, ElectionRow.uuid, ElectionRow.phase, ElectionRow.election_hash)
+    .join(StageRow, StageRow.id == ElectionRow.stage_id)
+    .where(StageRow.key == bindparam("stage"))
+)
 
 
 def record_trustees(services: Services, stage_key: str) -> tuple[TrusteeItem, ...]:

@@ -136,6 +136,15 @@ def _has_credential(session: Session, row: StageRow, member: Member) -> bool:
     return found is not None
 
 
+def _stage_row(session: Session, stage_key: str) -> StageRow:
+    """The stage's row by its key, in one query (a database holds one process, whose stage
+    keys are unique): every sign-in looks it up, and ``stage_row`` also reads and parses the
+    process file. An unknown key falls back to ``stage_row``, whose error names the stages.
+    The row's title is the process file's (``do_init_process`` copied it)."""
+    row = session.scalar(select(StageRow).where(StageRow.key == stage_key))
+    return row if row is not None else stage_row(session, stage_key)[0]
+
+
 def do_sign_in(
     services: Services,
     stage_key: str,
@@ -160,7 +169,7 @@ def do_sign_in(
         raise DomainError("signin.source", "an attempt key is 1 to 64 characters")
     method = "code" if code is not None else "details"
     with services.transaction() as tx:
-        row, stage = stage_row(tx.session, stage_key)
+        row = _stage_row(tx.session, stage_key)
         if _recent_failures(tx.session, attempt_key, tx.at - FAILURE_WINDOW) >= MAX_FAILURES:
             tx.audit("signin.locked", attempt_key, stage=stage_key)
             return SignIn(SignInOutcome.LOCKED, _locked_message())
@@ -189,15 +198,15 @@ def do_sign_in(
             tx.audit("signin.not-a-voter", card, stage=stage_key)
             return SignIn(
                 SignInOutcome.NOT_A_VOTER,
-                f"You are not on the list of voters for the {stage.title}: no voting credential "
+                f"You are not on the list of voters for the {row.title}: no voting credential "
                 "was issued to you for it. If you registered, contact the election committee.",
             )
         tx.audit("signin.signed-in", card, stage=stage_key, method=method)
         return SignIn(
             SignInOutcome.SIGNED_IN,
-            f"You are signed in to vote in the {stage.title}.",
+            f"You are signed in to vote in the {row.title}.",
             card_number=card,
-            stage_title=stage.title,
+            stage_title=row.title,
         )
 
 

@@ -165,6 +165,22 @@ def _process(services: Services) -> Process | None:
         return None
 
 
+class _LoadedProcess:
+    """``app.state.process()``: the database's process, read from it until there is one and
+    then kept. A database holds one process, and a loaded process never changes
+    (``do_init_process`` refuses a second): every page shows the union's name, and reading
+    the process's text for each one was a query per page."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.found: Process | None = None
+
+    def __call__(self) -> Process | None:
+        if self.found is None:
+            self.found = _process(self.services)
+        return self.found
+
+
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """The background work that lives as long as the server: the questionnaires' reminders
@@ -224,7 +240,7 @@ def create_app(settings: WebSettings, *, services: Services | None = None) -> Fa
         if settings.questionnaire_reminders and app.state.mail_server is not None
         else None
     )
-    app.state.process = lambda: _process(services)
+    app.state.process = _LoadedProcess(services)
     app.state.verifier = BoardVerifier(
         services, interval=datetime.timedelta(seconds=settings.board_check_interval_seconds)
     )

@@ -1,5 +1,10 @@
 """The routes' dependencies, as ``Annotated`` aliases: the services, the request's language,
-the member's booth session, the rate limiter and the board's verifier."""
+the member's booth session, the rate limiter and the board's verifier.
+
+Each is ``async def``: they only read the request and the application's state, and FastAPI
+runs a plain ``def`` dependency in its thread pool, a hop to a worker thread and back for
+each dependency of each request (three for a cast, issue 5), where an ``async def`` one runs
+in place."""
 
 from __future__ import annotations
 
@@ -34,17 +39,17 @@ __all__ = [
 _MEMBER_KEY = "member"
 
 
-def _services(request: Request) -> Services:
+async def _services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
-def _language(request: Request) -> str:
+async def _language(request: Request) -> str:
     language: str = getattr(request.state, "lang", "en")
     return language
 
 
-def _limiter(request: Request) -> RateLimiter:
+async def _limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.limiter
     return limiter
 
@@ -64,12 +69,12 @@ class AfterResponse:
         return ""
 
 
-def _mailer(request: Request, tasks: BackgroundTasks) -> Mailer | None:
+async def _mailer(request: Request, tasks: BackgroundTasks) -> Mailer | None:
     mailer: Mailer | None = request.app.state.mailer
     return None if mailer is None else AfterResponse(mailer, tasks)
 
 
-def _verifier(request: Request) -> BoardVerifier:
+async def _verifier(request: Request) -> BoardVerifier:
     verifier: BoardVerifier = request.app.state.verifier
     return verifier
 
@@ -82,7 +87,7 @@ class Member:
     stage: str
 
 
-def _member(request: Request, stage: str) -> Member:
+async def _member(request: Request, stage: str) -> Member:
     found = request.session.get(_MEMBER_KEY)
     if not isinstance(found, dict) or found.get("stage") != stage or not found.get("card"):
         raise NotSignedIn(stage)

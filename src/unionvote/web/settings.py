@@ -64,6 +64,11 @@ class WebSettings(BaseSettings):
     board_check_interval_seconds: int = Field(default=15 * 60, ge=60)
     """At most one background check of a stage's record per this many seconds (and one
     check at a time for the whole site)."""
+    cast_threads: int = Field(default=4, ge=1, le=64)
+    """Ballots one server process checks and records at once (each in a thread of its own);
+    more wait their turn. A ballot's proof check is CPU work under the interpreter's one
+    lock: more of them at once in a process only trade that lock back and forth, which cost
+    CPU and stretched every cast's latency (issue 5). Other requests keep the usual pool."""
     # Rate limits: attempts allowed per window, per client address, per member number from
     # one address (sign-in), and per member number from anywhere (codes by email).
     signin_per_address: int = 30

@@ -10,10 +10,12 @@ Errors are ``{"error": {"check": ..., "message": ...}}``.
 from __future__ import annotations
 
 import datetime
+import functools
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -21,6 +23,7 @@ from unionvote.services.board import TrackerState, election_json, find_tracker, 
 from unionvote.services.elections import do_cast, election_status
 from unionvote.web.deps import Limiter, MemberSession, ServicesDep, client_address
 from unionvote.web.i18n import gettext as _
+from unionvote.web.settings import WebSettings
 
 __all__ = ["router"]
 
@@ -116,6 +119,16 @@ def status(stage: str, services: ServicesDep) -> StatusBody:
     )
 
 
+def _cast_limiter(request: Request) -> anyio.CapacityLimiter:
+    """How many ballots this process checks and records at once (``cast_threads``): made on
+    the first cast, in the server's event loop."""
+    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "cast_limiter", None)
+    if limiter is None:
+        settings: WebSettings = request.app.state.settings
+        limiter = request.app.state.cast_limiter = anyio.CapacityLimiter(settings.cast_threads)
+    return limiter
+
+
 @router.post(
     "/stages/{stage}/ballots",
     status_code=201,
@@ -138,7 +151,10 @@ async def cast(
     limiter.hit("cast-address", client_address(request))
     limiter.hit("cast-member", member.card_number)
     raw = await request.body()
-    receipt = await run_in_threadpool(do_cast, services, stage, raw, member_card=member.card_number)
+    receipt = await anyio.to_thread.run_sync(
+        functools.partial(do_cast, services, stage, raw, member_card=member.card_number),
+        limiter=_cast_limiter(request),
+    )
     if receipt.already_recorded:
         found = find_tracker(services, stage, receipt.tracker)
         counted = found.state is TrackerState.COUNTED
