@@ -315,12 +315,12 @@ class _Scratch:
     multiplies α and β by one challenge per branch, so each is decoded once rather than once
     per branch)."""
 
-    __slots__ = ("_decoded", "a", "encoded", "first", "p", "result", "second")
+    __slots__ = ("_decoded", "a", "encoded", "first", "p", "result", "second", "spare")
 
     _KEPT: Final = 4
 
     def __init__(self) -> None:
-        self.a, self.p, self.result = _Point(), _Point(), _Point()
+        self.a, self.p, self.result, self.spare = _Point(), _Point(), _Point(), _Point()
         self.first = ctypes.create_string_buffer(_SCALAR_BYTES)
         self.second = ctypes.create_string_buffer(_SCALAR_BYTES)
         self.encoded = ctypes.create_string_buffer(32)
@@ -397,20 +397,32 @@ class PointProduct:
         self._empty = True
         self._point = _Point() if self._decaf is not None else None
 
-    def decode(self, rfc8032: bytes, weight: int | None = None) -> Decoded:
+    def decode(
+        self, rfc8032: bytes, weight: int | None = None, *, into: Decoded | None = None
+    ) -> Decoded:
         """The element encoded as ``rfc8032``, raised to ``weight`` if given, ready for
-        :meth:`add` (decoding a whole ballot first means a bad one adds nothing)."""
+        :meth:`add` (decoding a whole ballot first means a bad one adds nothing).
+
+        ``into`` (from :meth:`Decoded.reusable`): decode into its room and return it, rather
+        than allocate a new point (a tally decodes sixteen points a ballot; allocating each
+        cost more than decoding it); what it held before is gone."""
         decaf = self._decaf
         if decaf is None:
             element = GroupElement.from_bytes(rfc8032)
             return Decoded(None, element if weight is None else element**weight)
         if rfc8032 == _IDENTITY_BYTES:
+            if into is not None:
+                into.point = into.element = None
+                return into
             return Decoded(None, None)  # changes nothing (libdecaf's EdDSA decoding refuses it)
-        point = _Point()
+        point = into.room if into is not None else _Point()
         if len(rfc8032) != 32 or decaf.point_decode(point.address, rfc8032) != _DECAF_SUCCESS:
             raise EncodingError("group_element", "not a point of Ed25519")
         if weight is not None:
             decaf.scalarmul(point.address, point.address, _scalar(decaf, weight))
+        if into is not None:
+            into.point, into.element = point, None
+            return into
         return Decoded(point, None)
 
     def add(self, decoded: Decoded) -> None:
@@ -451,7 +463,7 @@ class PointProduct:
             return
         if len(raw) != _POINT_BYTES:
             raise EncodingError("group_element", "not a product in libdecaf's internal form")
-        point = _Point()
+        point = _scratch().spare
         ctypes.memmove(point.address, raw, _POINT_BYTES)
         self._add_point(point.address)
 
@@ -480,13 +492,19 @@ class PointProduct:
 
 class Decoded:
     """One element decoded for :meth:`PointProduct.add`: a libdecaf point, or (on the plain
-    path) a checked element; neither for the identity."""
+    path) a checked element; neither for the identity. A :meth:`reusable` one has room for a
+    point that :meth:`PointProduct.decode` fills again each time (``into``)."""
 
-    __slots__ = ("element", "point")
+    __slots__ = ("element", "point", "room")
 
     def __init__(self, point: _Point | None, element: GroupElement | None) -> None:
         self.point = point
         self.element = element
+        self.room = point if point is not None else _Point()
+
+    @classmethod
+    def reusable(cls) -> Decoded:
+        return cls(None, None)
 
 
 def internal_format() -> str | None:
@@ -494,8 +512,11 @@ def internal_format() -> str | None:
     bytes of a known point (so two processes agree only if their libdecaf builds do); None on
     the plain path."""
     decaf = _active()
-    if decaf is None:
-        return None
+    return None if decaf is None else _format_of(decaf)
+
+
+@functools.cache
+def _format_of(decaf: _Decaf) -> str | None:
     point = _Point()
     if decaf.point_decode(point.address, g.to_bytes()) != _DECAF_SUCCESS:  # pragma: no cover
         return None

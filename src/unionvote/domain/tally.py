@@ -86,6 +86,10 @@ class TallyAccumulator:
     def _reset(self) -> None:
         self._alphas = [[PointProduct() for _ in range(n)] for n in self._shape]
         self._betas = [[PointProduct() for _ in range(n)] for n in self._shape]
+        # Where :meth:`decode_stored` decodes a ballot: the same points each time.
+        self._rooms = [
+            [(Decoded.reusable(), Decoded.reusable()) for _ in range(n)] for n in self._shape
+        ]
         self.count = 0
         self.total_weight = 0
 
@@ -119,7 +123,10 @@ class TallyAccumulator:
 
     def decode_stored(self, raw: bytes, weight: int | None) -> StoredBallot:
         """A ballot's stored bytes decoded for :meth:`add_decoded`, once for any number of
-        accumulators of the same questions (a ballot counts in one group of each dimension)."""
+        accumulators of the same questions (a ballot counts in one group of each dimension).
+
+        The points are decoded into this accumulator's own room, the same each time: add
+        them before the next ballot is decoded here."""
         try:
             answers = json.loads(raw)["answers"]
             points = [
@@ -132,9 +139,11 @@ class TallyAccumulator:
             raise ElectionError("tally.shape", "a stored ballot does not fit the questions")
         try:
             decoded = [
-                [(a.decode(alpha, weight), b.decode(beta, weight)) for a, b, (alpha, beta) in
-                 zip(alphas, betas, row, strict=True)]
-                for alphas, betas, row in zip(self._alphas, self._betas, points, strict=True)
+                [(a.decode(alpha, weight, into=room_a), b.decode(beta, weight, into=room_b))
+                 for a, b, (alpha, beta), (room_a, room_b) in
+                 zip(alphas, betas, row, rooms, strict=True)]
+                for alphas, betas, row, rooms in
+                zip(self._alphas, self._betas, points, self._rooms, strict=True)
             ]  # fmt: skip
         except CryptoError as error:
             raise ElectionError("tally.ballot", f"a stored ballot: {error}") from None

@@ -116,7 +116,7 @@ PENDING_SUBTALLIES_FILE: Final = "subtallies.pending.json"
 """The aggregates between the tally and the result, filled in as trustees decrypt."""
 
 _EXPORT_BATCH: Final = 256
-_TALLY_BATCH: Final = 500
+_TALLY_BATCH: Final = 2000
 _SETUP_CACHE_SIZE: Final = 16
 
 
