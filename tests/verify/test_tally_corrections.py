@@ -80,23 +80,29 @@ def test_weights_and_revotes_are_counted_as_published(
     assert report.ballots_counted == 5
 
 
+def _one_more_ballot(built: Built, credential: PrivateCredential, seed: int, path: Path) -> Path:
+    """The record of ``built`` with one more ballot of ``credential`` just before EndBallots
+    (after the tally was computed: the published tally does not count it)."""
+    items = read_items(built.path)
+    ballot = make_ballot(
+        built.election,
+        built.election_hash,
+        credential,
+        [pick(3, 1), pick(2, 0)],
+        rng=random.Random(seed).randrange,
+    ).to_bytes()
+    at = event_index(items, "EndBallots")
+    items[at:at] = [("data", ballot), ("Ballot", sha256_hex(ballot))]
+    write_items(path, items)
+    return path
+
+
 def test_a_stranger_s_valid_ballot_is_not_counted(weighted: Built, tmp_path: Path) -> None:
     """A properly made ballot of a credential not on the list passes its own checks (the
     engine adds it to its batch's product) but must not count: the published tally, which
     does not count it, is found right; only the credential check fails."""
-    items = read_items(weighted.path)
     stranger = PrivateCredential.generate(random.Random(7).randrange)
-    ballot = make_ballot(
-        weighted.election,
-        weighted.election_hash,
-        stranger,
-        [pick(3, 1), pick(2, 0)],
-        rng=random.Random(8).randrange,
-    ).to_bytes()
-    at = event_index(items, "EndBallots")
-    items[at:at] = [("data", ballot), ("Ballot", sha256_hex(ballot))]
-    path = tmp_path / "stranger.bel"
-    write_items(path, items)
+    path = _one_more_ballot(weighted, stranger, 8, tmp_path / "stranger.bel")
     for workers, batch_size in ((1, 256), (2, 1)):
         report = verify_record(path, workers=workers, batch_size=batch_size)
         assert _failed(report) == {"ballot.credential"}, report.verdict()
@@ -109,18 +115,7 @@ def test_a_published_tally_that_counts_a_replaced_ballot_is_caught(
     """The corrections must not hide a wrong tally: a record whose voter of weight 7 casts a
     third ballot after the tally was computed (so the published tally counts the second one)
     fails the tally."""
-    items = read_items(weighted.path)
-    again = make_ballot(
-        weighted.election,
-        weighted.election_hash,
-        weighted.credentials[4],
-        [pick(3, 1), pick(2, 0)],
-        rng=random.Random(9).randrange,
-    ).to_bytes()
-    at = event_index(items, "EndBallots")
-    items[at:at] = [("data", again), ("Ballot", sha256_hex(again))]
-    path = tmp_path / "late-revote.bel"
-    write_items(path, items)
+    path = _one_more_ballot(weighted, weighted.credentials[4], 9, tmp_path / "late-revote.bel")
     for workers, batch_size in ((1, 256), (2, 2)):
         report = verify_record(path, workers=workers, batch_size=batch_size)
         assert "tally.encrypted" in _failed(report), report.verdict()
