@@ -219,9 +219,20 @@ const BASE_BYTES = hexToBytes("5866666666666666666666666666666666666666666666666
 /** Belenios's g. */
 export const g = new GroupElement(BASE_BYTES);
 
-/** g^m for the small plaintexts the proofs divide by (0/1, min..max). */
+const smallPowers = new Map();
+
+/**
+ * g^m for the small plaintexts the proofs divide by (0/1, min..max), computed once each: an
+ * encryption multiplies by g^m, and computing it there would cost nothing for m = 0 and a
+ * multiplication otherwise, a time that tells the choice.
+ */
 export function gPower(m) {
-  return g.pow(BigInt(m));
+  let power = smallPowers.get(m);
+  if (power === undefined) {
+    power = g.pow(BigInt(m));
+    if (smallPowers.size < 1024) smallPowers.set(m, power);
+  }
+  return power;
 }
 
 /**
