@@ -415,7 +415,7 @@ class PointProduct:
                 into.point = into.element = None
                 return into
             return Decoded(None, None)  # changes nothing (libdecaf's EdDSA decoding refuses it)
-        point = into.room if into is not None else _Point()
+        point = into.room if into is not None and into.room is not None else _Point()
         if len(rfc8032) != 32 or decaf.point_decode(point.address, rfc8032) != _DECAF_SUCCESS:
             raise EncodingError("group_element", "not a point of Ed25519")
         if weight is not None:
@@ -497,14 +497,16 @@ class Decoded:
 
     __slots__ = ("element", "point", "room")
 
-    def __init__(self, point: _Point | None, element: GroupElement | None) -> None:
+    def __init__(
+        self, point: _Point | None, element: GroupElement | None, room: _Point | None = None
+    ) -> None:
         self.point = point
         self.element = element
-        self.room = point if point is not None else _Point()
+        self.room = room
 
     @classmethod
     def reusable(cls) -> Decoded:
-        return cls(None, None)
+        return cls(None, None, _Point())
 
 
 def internal_format() -> str | None:
