@@ -81,6 +81,7 @@ __all__ = [
     "CouncilBasis",
     "Dimension",
     "Electorate",
+    "PieceStream",
     "RecordFacts",
     "StageInputs",
     "Subtallies",
@@ -208,8 +209,9 @@ def read_record(
     return _read_pieces(iter(source), on_ballot)
 
 
-class _HashedPieces(io.RawIOBase):
-    """A readable stream of the bytes of ``pieces``, hashing each piece as it is first read."""
+class PieceStream(io.RawIOBase):
+    """A readable stream of the bytes of ``pieces`` (a record's stored chunks, a file read a
+    piece at a time), fetched only as far as it is read and hashing each piece as it comes."""
 
     def __init__(self, pieces: Iterator[bytes]) -> None:
         super().__init__()
@@ -241,7 +243,7 @@ class _HashedPieces(io.RawIOBase):
 
 
 def _read_pieces(pieces: Iterator[bytes], on_ballot: BallotSink | None) -> RecordFacts:
-    raw = _HashedPieces(pieces)
+    raw = PieceStream(pieces)
     return _read_stream(io.BufferedReader(raw, _PIECE), raw.hexdigest, on_ballot)
 
 

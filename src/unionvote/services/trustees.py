@@ -20,10 +20,9 @@ import datetime
 import io
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -31,6 +30,7 @@ from sqlalchemy.orm import Session
 from unionvote.crypto.threshold import PolynomialMessage, Vinput
 from unionvote.crypto.trustees import SignedMessage, SingleTrustee, TrusteeItem, TrusteePublicKey
 from unionvote.domain.errors import DomainError
+from unionvote.domain.publication import PieceStream
 from unionvote.domain.trustee_work import (
     TrusteeState,
     assemble_group,
@@ -598,7 +598,7 @@ def election_definition(session: Session, stage_row: StageRow) -> bytes:
         .order_by(RecordChunk.seq)
         .execution_options(yield_per=1)
     )
-    stream = io.BufferedReader(_ChunkStream(iter(chunks)))
+    stream = io.BufferedReader(PieceStream(iter(chunks)))
     try:
         reader = ArchiveReader(stream)
         first = next(reader.iter_events(), None)
@@ -613,28 +613,6 @@ def election_definition(session: Session, stage_row: StageRow) -> bytes:
     if setup.election_hash != election.election_hash:
         raise DomainError("election.record", "the record's election is not the stored one")
     return content
-
-
-class _ChunkStream(io.RawIOBase):
-    """The record's chunks as one readable stream, fetched only as far as they are read."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._pending = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._pending = bytes(chunk)
-        size = min(len(buffer), len(self._pending))
-        buffer[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
-        return size
 
 
 def server_partial_decryption(
