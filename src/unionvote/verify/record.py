@@ -6,7 +6,8 @@ ballot, and multiplies the ballots into the tally as it goes (on the engine, wit
 each batch comes back with the product of its ballots that passed); what must not count as it
 was added — a revote's earlier ballot, a replay, an unlisted credential — and a weight other
 than 1 are corrected afterwards, in a second pass that reads only those ballots. Nothing that
-grows with the number of ballots is kept but the map from credential to its last ballot.
+grows with the number of ballots is kept but, per voter, the few dozen bytes of
+``verify.voters.Voters``.
 
 Each ballot's own checks (parsing, signature, proofs) run in batches on an engine
 (``verify.engine``): in this process, on a local process pool (``workers`` ≥ 2) or on a Dask
@@ -24,7 +25,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-from unionvote.crypto.credentials import PublicCredential
 from unionvote.crypto.decryption import DiscreteLog, PartialDecryption, combine_factors
 from unionvote.crypto.errors import CryptoError
 from unionvote.crypto.fast import arithmetic
@@ -49,6 +49,7 @@ from unionvote.verify.ballots import BATCH_SIZE, BallotOutcome, ballot_job, pars
 from unionvote.verify.engine import Engine, EngineError, open_engine
 from unionvote.verify.report import Report
 from unionvote.verify.sidecars import check_published
+from unionvote.verify.voters import Voters
 
 __all__ = ["verify_record"]
 
@@ -116,9 +117,9 @@ def verify_record(
     if report.stopped is None:
         report.passed("archive")
     if verifier is not None and report.stopped is None:
-        check_published(report, path, verifier.last, verifier.weights)
+        check_published(report, path, verifier.voters)
     else:
-        check_published(report, path, None, {})
+        check_published(report, path, None)
     return report
 
 
@@ -143,16 +144,15 @@ class _Verifier:
         self.batch_size = batch_size
         self.progress = progress
         self.broken: RecordError | None = None
-        # Per ballot, a few hundred bytes at most: keys and names as raw 32-byte strings (a
-        # credential's RFC 8032 encoding, a ballot's SHA-256), never parsed objects.
-        self.last: dict[bytes, bytes] = {}  # credential → its last ballot's digest
+        # Per voter, its credential and its ballots' digests as raw bytes (``Voters``): the
+        # ballots seen, and the last of each credential, which counts.
+        self.voters = Voters(())
         # Ballot digest → the power to multiply it in again: the engine's partial tallies hold
         # every ballot that passed its own checks once; a replay or an unlisted credential
         # must not count (−1), a revote's earlier ballot no more (−weight), a weight w
         # ballot w times (+w − 1).
         self.corrections: dict[bytes, int] = {}
         self.running: TallyAccumulator | None = None
-        self.seen: set[bytes] = set()
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -256,18 +256,14 @@ class _Verifier:
             self.report.failed(
                 "setup.public_key", "the election key is not the product of the trustees' keys"
             )
-        credentials: list[PublicCredential] = self.parse(
+        self.voters = self.parse(
             "setup.credentials",
             self.reader.data(setup.credentials),
-            parse_credentials_entry,
+            lambda raw: Voters((c.key.to_bytes(), c.weight) for c in parse_credentials_entry(raw)),
             setup.credentials,
-        )
-        self.report.passed("setup.credentials", len(credentials))
-        self.report.election["voters"] = len(credentials)
-        self.weights = {
-            c.key.to_bytes(): (1 if c.weight is None else c.weight) for c in credentials
-        }
-        del credentials  # the parsed list (objects per voter) is not kept
+        )  # the parsed list (objects per voter) is not kept
+        self.report.passed("setup.credentials", self.voters.size)
+        self.report.election["voters"] = self.voters.size
         self.running = TallyAccumulator(self.election.questions)
 
     def ballots(self, first: EventEntry) -> EventEntry | None:
@@ -333,16 +329,15 @@ class _Verifier:
         assert name is not None
         digest = bytes.fromhex(name)
         added = outcome.failure is None  # in its batch's partial tally
-        if digest in self.seen:
+        voters = self.voters
+        index = voters.index(credential.to_bytes())
+        if not voters.first_sight(index, digest):
             report.failed("ballot.duplicate", "the same ballot is in the record twice", name)
             if added:
                 self.correct(digest, -1)
             return
-        self.seen.add(digest)
         report.passed("ballot.duplicate")
-        key = credential.to_bytes()
-        weight = self.weights.get(key)
-        if weight is None:
+        if index is None:
             report.failed("ballot.credential", "the credential is not on the public list", name)
             if added:
                 self.correct(digest, -1)
@@ -354,10 +349,11 @@ class _Verifier:
             report.passed(check)
         if any(q.blank for q in self.election.questions):
             report.passed("ballot.blank_proof")
-        previous = self.last.get(key)
+        weight = voters.weight(index)
+        previous = voters.last(index)
         if previous is not None:
             self.correct(previous, -weight)
-        self.last[key] = digest
+        voters.set_last(index, digest)
         if weight != 1:
             self.correct(digest, weight - 1)
 
@@ -399,16 +395,15 @@ class _Verifier:
         for raw, power in self._corrected_ballots():
             self.running.add_stored(raw, power)
         self.corrections.clear()
-        counted = list(self.last)
-        self.report.ballots_counted = len(counted)
-        total_weight = sum(self.weights[c] for c in counted)
-        if (sized.num_tallied, sized.total_weight) == (len(counted), total_weight):
+        counted, total_weight = self.voters.counted, self.voters.counted_weight
+        self.report.ballots_counted = counted
+        if (sized.num_tallied, sized.total_weight) == (counted, total_weight):
             self.report.passed("tally.count")
         else:
             self.report.failed(
                 "tally.count",
                 f"the record says {sized.num_tallied} ballots of total weight "
-                f"{sized.total_weight}; the last ballots number {len(counted)}, "
+                f"{sized.total_weight}; the last ballots number {counted}, "
                 f"weight {total_weight}",
                 entry.event.payload,
             )

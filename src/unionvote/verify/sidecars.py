@@ -70,6 +70,7 @@ from unionvote.domain.tally import TallyAccumulator
 from unionvote.record.archive import MANIFEST_NAME, check_sidecars
 from unionvote.record.errors import RecordError
 from unionvote.verify.report import Report
+from unionvote.verify.voters import Voters
 
 __all__ = ["PUBLISHED_CHECKS", "check_published"]
 
@@ -95,27 +96,21 @@ _EXAMPLES = 5  # how many credentials a coverage failure names
 _HEX64 = re.compile("[0-9a-f]{64}")
 
 
-def check_published(
-    report: Report,
-    record: Path,
-    counted: Mapping[bytes, bytes] | None,
-    weights: Mapping[bytes, int],
-) -> None:
-    """Check the published files beside ``record`` into ``report``. ``counted`` maps each
-    counted credential (its RFC 8032 bytes) to the SHA-256 of its last ballot, as the record
-    verifier found it (None when the record could not be read to its end); ``weights`` gives
-    each credential's weight."""
+def check_published(report: Report, record: Path, voters: Voters | None) -> None:
+    """Check the published files beside ``record`` into ``report``. ``voters`` are the
+    credentials as the record verifier found them, each with its weight and the SHA-256 of
+    its last ballot that counts (None when the record could not be read to its end)."""
     directory = record.parent
     if not (directory / MANIFEST_NAME).is_file():
         for name in PUBLISHED_CHECKS:
             report.skip(name, f"no {MANIFEST_NAME} beside the record: no published files")
         return
     _check_manifest(report, directory, record)
-    if counted is None:
+    if voters is None:
         for name in PUBLISHED_CHECKS[1:]:
             report.skip(name, "the record could not be read to its end")
         return
-    _Published(report, record, directory, counted, weights).run()
+    _Published(report, record, directory, voters).run()
 
 
 def _check_manifest(report: Report, directory: Path, record: Path) -> None:
@@ -186,8 +181,7 @@ class _Published:
     report: Report
     record: Path
     directory: Path
-    counted: Mapping[bytes, bytes]
-    weights: Mapping[bytes, int]
+    voters: Voters
     files: dict[str, bytes | None] = field(default_factory=dict)
 
     def read(self, name: str) -> bytes | None:
@@ -262,17 +256,17 @@ class _Published:
         listed_and_counted = 0
         for credential, ids in subtallies.counted_groups.items():
             key = _raw_key(credential)
-            if key is None or key not in self.counted:
+            if key is None or self.voters.last_of(key) is None:
                 extra.append(credential)
                 continue
             listed_and_counted += 1
             if membership.of_ids(ids) is None:
                 wrong.append(credential)
         problems = []
-        if listed_and_counted != len(self.counted):
+        if listed_and_counted != self.voters.counted:
             missing = sorted(
                 hexadecimal
-                for hexadecimal in (key[::-1].hex() for key in self.counted)
+                for hexadecimal in (key[::-1].hex() for key in self.voters.counted_keys())
                 if hexadecimal not in subtallies.counted_groups
             )
             problems.append(f"{len(missing)} counted credentials are in no group: {_few(missing)}")
@@ -290,11 +284,11 @@ class _Published:
         for problem in problems:
             self.report.failed("subtallies.coverage", problem, SUBTALLIES_FILE)
         if not problems:
-            self.report.passed("subtallies.coverage", len(self.counted))
+            self.report.passed("subtallies.coverage", self.voters.counted)
         return accumulators, membership
 
     def read_facts(self, membership: _Membership | None) -> RecordFacts | None:
-        counted, weights = self.counted, self.weights
+        voters = self.voters
 
         def add(name: str, raw: bytes) -> None:
             # A ballot checked in full by the record's own pass (its name is the hash of these
@@ -306,11 +300,12 @@ class _Published:
             except (ValueError, TypeError, KeyError, RecursionError):
                 return  # not a ballot: the record's own pass reported it (ballot.canonical)
             key = _raw_key(credential)
-            if key is None or counted.get(key) != bytes.fromhex(name):
+            index = None if key is None else voters.index(key)
+            if index is None or voters.last(index) != bytes.fromhex(name):
                 return
             groups = membership.of_credential(credential)
             if groups:  # decoded once, added to its group in every dimension
-                weight = weights.get(key, 1)
+                weight = voters.weight(index)
                 stored = groups[0].sums.decode_stored(raw, None if weight == 1 else weight)
                 for accumulator in groups:
                     accumulator.sums.add_decoded(stored)
