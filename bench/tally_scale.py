@@ -5,6 +5,7 @@ worker and all), beside ``belenios-tool election verify`` on the same record.
 
     python -m bench.tally_scale [--members 100000] [--database postgresql|sqlite]
                                 [--belenios-limit 100000] [--quick] [--no-write] [--rebuild]
+                                [--tally-workers 1,2] [--verify-workers 1,2]
 
 The election: one question, pick 1 of 8; results broken down by state and local (the report's
 small-group rule applies); trustees: the server's key and a Pedersen 2-of-3 group. Every
@@ -229,9 +230,11 @@ class Runner:
             )
         return run
 
-    def measured(self, name: str, argv: Sequence[str], *, ballots: int) -> Run:
+    def measured(
+        self, name: str, argv: Sequence[str], *, ballots: int, env: dict[str, str] | None = None
+    ) -> Run:
         self.console.print(f"[dim]{name}: {' '.join(argv)}[/dim]")
-        run = run_measured(argv, cwd=self.work)
+        run = run_measured(argv, cwd=self.work, env=env)
         self.steps.append(Step(name, ballots, run))
         self.console.print(
             f"  exit {run.returncode}, {run.wall:,.1f} s, CPU {run.cpu:,.1f} s, "
@@ -241,7 +244,7 @@ class Runner:
 
 
 def prepare(
-    runner: Runner, place: Place, prepared: str, members: int, *, rebuild: bool
+    runner: Runner, place: Place, prepared: str, members: int, *, rebuild: bool, bulk: bool
 ) -> dict[str, int]:
     """The database as voting ends (cached), with what the later steps need in ``work``."""
     info_path = runner.work / "prepared.json"
@@ -256,11 +259,7 @@ def prepare(
     place.create(prepared)
     url = place.url(prepared)
     _in_process_setup(runner.console, url, work, members)
-    cast = runner.cli(
-        "cast N ballots, each checked in full (simulate: made and cast by a process per core)",
-        url,
-        "simulate",
-        STAGE,
+    voting = (
         "--credentials",
         str(work / "authority" / "workspace" / "private-credentials.csv"),
         "--distribution",
@@ -268,9 +267,33 @@ def prepare(
         "--seed",
         str(SEED),
     )
+    if bulk:
+        cast = runner.measured(
+            "make N ballots on every core, written without do_cast's checks (bench.bulk_ballots)",
+            [sys.executable, "-m", "bench.bulk_ballots", STAGE, *voting],
+            ballots=0,
+            env={**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(REPO)},
+        )
+        if cast.returncode != 0:
+            raise SystemExit(
+                f"bench.bulk_ballots failed (exit {cast.returncode}): {cast.last_line}"
+            )
+    else:
+        cast = runner.cli(
+            "cast N ballots, each checked in full (simulate: made and cast by a process per core)",
+            url,
+            "simulate",
+            STAGE,
+            *voting,
+        )
     status = runner.cli("status", url, "election", "status", STAGE, record=False)
     ballots = _counted(status.stdout)
-    info = {"ballots": ballots, "members": members, "cast_seconds_x100": int(cast.wall * 100)}
+    info = {
+        "ballots": ballots,
+        "members": members,
+        "cast_seconds_x100": 0 if bulk else int(cast.wall * 100),
+        "bulk": int(bulk),
+    }
     info_path.write_text(json.dumps(info) + "\n")
     return info
 
@@ -456,6 +479,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="prepare (or reuse) the database as voting ends, then stop: nothing measured",
     )
+    parser.add_argument(
+        "--bulk-ballots",
+        action="store_true",
+        help="fill the election with bench.bulk_ballots (made on every core, written without "
+        "do_cast's checks; the casting is not measured) instead of unionvote simulate",
+    )
+    parser.add_argument(
+        "--tally-workers",
+        type=_worker_counts,
+        default=None,
+        help="the tally's worker counts to measure, comma-separated (default: 1 and every core)",
+    )
+    parser.add_argument(
+        "--verify-workers",
+        type=_worker_counts,
+        default=None,
+        help="unionvote verify's worker counts to measure (default: 1 and every core)",
+    )
     args = parser.parse_args(argv)
     console = Console(stderr=True)
     if args.quick:
@@ -474,16 +515,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     working = f"uv_{key.replace('-', '_')}_work"
     runner = Runner(console, work)
     load_before = machine()["load average (1, 5, 15 min)"]
-    info = prepare(runner, place, prepared, args.members, rebuild=args.rebuild)
+    info = prepare(
+        runner, place, prepared, args.members, rebuild=args.rebuild, bulk=args.bulk_ballots
+    )
     ballots = info["ballots"]
     if args.prepare_only:
         console.print(f"prepared: {ballots:,} ballots in database {prepared} ({work})")
         return 0
     cores = os.cpu_count() or 1
-    for workers in sorted({1, cores}):
+    tally_workers = args.tally_workers or sorted({1, cores})
+    for workers in tally_workers:
         place.copy(prepared, working)
         url = place.url(working)
-        runner.cli("close the election", url, "election", "close", STAGE, record=workers == cores)
+        last = workers == tally_workers[-1]
+        runner.cli("close the election", url, "election", "close", STAGE, record=last)
         runner.cli(
             f"tally, {workers} worker{'s' if workers > 1 else ''} (by state and local)",
             url,
@@ -500,7 +545,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # state and local, the report) and their manifest, all of which `unionvote verify` checks.
     record = work / PUBLISHED / STAGE / record_file_name(STAGE)
     verdicts: list[str] = []
-    for workers in sorted({1, cores}):
+    for workers in args.verify_workers or sorted({1, cores}):
         run = runner.measured(
             f"unionvote verify, {workers} worker{'s' if workers > 1 else ''}",
             [UNIONVOTE, "verify", str(record), "--workers", str(workers)],
@@ -539,7 +584,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         cast = info.get("cast_seconds_x100", 0) / 100
         ratios.insert(
             0,
-            f"casting the {ballots:,} ballots (simulate, each checked in full and committed) "
+            "the ballots were made by bench.bulk_ballots (each encrypted, proved and signed with "
+            "its member's private credential) and written as do_cast writes a ballot, without "
+            "its checks: casting not measured here (bench.cast_http measures it); unionvote "
+            "verify checked every ballot in full"
+            if info.get("bulk")
+            else f"casting the {ballots:,} ballots (simulate, each checked in full and committed) "
             f"took {cast:,.0f} s when the database was prepared "
             f"({ballots / cast:,.0f} ballots/s; not re-measured in this run, whose database "
             "came from the cache)"
@@ -576,6 +626,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _worker_counts(text: str) -> list[int]:
+    """``1,2`` → [1, 2]: each a positive number of workers, in the order given, once each."""
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of numbers"
+        ) from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give at least one count, each 1 or more")
+    return list(dict.fromkeys(counts))
+
+
 def _ratios(by_name: dict[str, Step], ballots: int) -> list[str]:
     lines = []
     one = by_name.get("unionvote verify, 1 worker")
@@ -604,6 +667,17 @@ def _ratios(by_name: dict[str, Step], ballots: int) -> list[str]:
         lines.append(
             f"tally ({best.name}): {best.run.wall / ballots * 1e6:.0f} µs per ballot; "
             f"1,200,000 ballots would take about {best.run.wall / ballots * 1.2e6 / 60:,.1f} min"
+        )
+        after = [
+            s
+            for n, s in by_name.items()
+            if n.startswith(("decryption request", "decrypt: ", "add trustee", "result ("))
+        ]
+        through = best.run.wall + sum(s.run.wall for s in after)
+        lines.append(
+            f"tally through decryption to the result ({best.name}, then the decryption request, "
+            f"the server's and two trustees' decryptions, each checked, and the result): "
+            f"{through:,.1f} s ({through / 60:,.1f} min)"
         )
     return lines
 

@@ -37,9 +37,11 @@ from unionvote.services.process import load_process
 from unionvote.storage.database import Database
 
 __all__ = [
+    "MemberBallots",
     "SimulationSummary",
     "choices_for",
     "do_vote",
+    "planned_ballots",
     "read_private_credentials",
     "simulate",
 ]
@@ -133,7 +135,7 @@ def _single_choice(question: Question, answer: int) -> list[int]:
 # ballots. A member's ballots (a revote after the first) are made and cast in order, by one
 # worker: the last one cast is the one that counts, as planned.
 
-_MemberBallots = tuple[str, str, list[list[list[int]]]]
+MemberBallots = tuple[str, str, list[list[list[int]]]]
 """A member's card number, private credential text, and the choices of each of their
 ballots, in order."""
 
@@ -161,7 +163,7 @@ def _start_caster(
     _caster = (election, election_hash, Services(database, clock, actor), stage_key)
 
 
-def _make_and_cast(member: _MemberBallots) -> tuple[int, tuple[str, str] | None]:
+def _make_and_cast(member: MemberBallots) -> tuple[int, tuple[str, str] | None]:
     """In a worker: one member's ballots made and cast in order; how many were cast, and the
     refusal that stopped them (as its check and detail: a ``DomainError`` does not cross
     back between processes intact)."""
@@ -185,7 +187,7 @@ def _cast_on_every_core(
     stage_key: str,
     election: Election,
     election_hash: str,
-    members: Sequence[_MemberBallots],
+    members: Sequence[MemberBallots],
     workers: int | None,
 ) -> Iterator[int]:
     """Each member's ballots made and cast by a pool of worker processes; yields how many
@@ -212,23 +214,20 @@ def _cast_on_every_core(
         pool.shutdown(cancel_futures=True)
 
 
-def simulate(
+def planned_ballots(
     services: Services,
     stage_key: str,
     credentials: Mapping[str, PrivateCredential],
     distribution: Distribution,
     *,
     seed: int = 0,
-    workers: int | None = None,
-    progress: Callable[[int, int], None] = lambda done, total: None,
-) -> SimulationSummary:
-    """Cast the ballots of the members holding ``credentials`` following ``distribution``.
+) -> list[MemberBallots]:
+    """Who votes and how, following ``distribution``: each voting member's card number,
+    private credential text and the choices of each of their ballots, in casting order.
 
     The first question decides who abstains and who votes twice (exact quotas); every other
-    question's answers follow its own shares by exact quotas among the same voters.
-    """
+    question's answers follow its own shares by exact quotas among the same voters."""
     election = election_definition(services, stage_key)
-    status = election_status(services, stage_key)
     with services.db.sessions() as session:
         stage = load_process(session).process.stage(stage_key)
     ids = [q.id for q in stage.questions]
@@ -247,14 +246,31 @@ def simulate(
         picks = [i for i, n in enumerate(allocate(len(plans), shares)) for _ in range(n)]
         later.append(picks)
 
-    def member_ballots() -> Iterator[_MemberBallots]:
+    def member_ballots() -> Iterator[MemberBallots]:
         for n, plan in enumerate(plans):
             rest = [_single_choice(q, picks[n]) for q, picks in zip(others, later, strict=True)]
             card = cards[plan.voter]
             ballots = [[_single_choice(first, answer), *rest] for answer in plan.choices]
             yield card, credentials[card].reveal(), ballots
 
-    members = list(member_ballots())
+    return list(member_ballots())
+
+
+def simulate(
+    services: Services,
+    stage_key: str,
+    credentials: Mapping[str, PrivateCredential],
+    distribution: Distribution,
+    *,
+    seed: int = 0,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> SimulationSummary:
+    """Cast the ballots of the members holding ``credentials`` following ``distribution``
+    (:func:`planned_ballots`), each checked in full by ``do_cast``."""
+    election = election_definition(services, stage_key)
+    status = election_status(services, stage_key)
+    members = planned_ballots(services, stage_key, credentials, distribution, seed=seed)
     total = sum(len(ballots) for _, _, ballots in members)
     cast = 0
     if _shared_database(services):
@@ -273,9 +289,9 @@ def simulate(
                 cast += 1
                 progress(cast, total)
     return SimulationSummary(
-        members=len(cards),
-        voted=len(plans),
+        members=len(credentials),
+        voted=len(members),
         ballots_cast=cast,
-        revotes=cast - len(plans),
-        abstained=len(cards) - len(plans),
+        revotes=cast - len(members),
+        abstained=len(credentials) - len(members),
     )

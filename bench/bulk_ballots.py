@@ -1,0 +1,221 @@
+"""Fill an open election with its planned ballots, fast: a fixture builder for the scale
+benchmarks only, never the server's path.
+
+    DATABASE_URL=… python -m bench.bulk_ballots STAGE --credentials private-credentials.csv
+                                                --distribution shares.toml [--seed N]
+
+``unionvote simulate`` casts every ballot through ``do_cast``, each checked in full: about
+12 ms of CPU a ballot on this 2-core machine (making it, checking it, the database), some
+three hours for the 1.2 million ballots issue 5 measures. This makes the very ballots
+``simulate`` would (``services.simulation.planned_ballots``: the same plan and seed, each
+encrypted, proved and signed with its member's real private credential, on every core) and
+writes them as ``do_cast``'s transaction writes each one — its own record chunk, continuing
+the hash chain, its row in the ballot index, the head and the counters moved, its audit entry
+— a thousand to a transaction, without ``do_cast``'s checks. What the benchmark then
+measures (the tally, the decryption, the report, ``unionvote verify``, which checks every
+ballot of the record in full) is the product's own path; the casting is not measured.
+
+Members who already have a ballot (a ``simulate`` run cut short) are skipped: this continues
+one. Revotes are refused (``simulate`` casts them): a distribution for this has ``revote = 0``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+from sqlalchemy import Connection, func, insert, select, update
+
+from unionvote.crypto.credentials import PrivateCredential
+from unionvote.crypto.encoding import compact_json, sha256_b64
+from unionvote.domain.simulation import parse_distribution
+from unionvote.record.archive import ArchiveWriter
+from unionvote.record.messages import Election
+from unionvote.services.booth import make_one
+from unionvote.services.context import Services
+from unionvote.services.elections import (
+    _last_event,  # the record's head event, as do_cast continues the chain from it
+    election_definition,
+    election_status,
+)
+from unionvote.services.simulation import planned_ballots, read_private_credentials
+from unionvote.storage.database import Database
+from unionvote.storage.models import (
+    AuditEntry,
+    ElectionRow,
+    Member,
+    PublicCredentialRow,
+    RecordChunk,
+    StageRow,
+)
+from unionvote.storage.models import Ballot as BallotRow
+
+BATCH = 1000
+ACTOR = "scale benchmark (bulk ballots)"
+
+_election: tuple[Election, str] | None = None
+
+
+def _start_maker(election_json: bytes, election_hash: str) -> None:
+    global _election
+    _election = (Election.from_json(json.loads(election_json)), election_hash)
+
+
+def _make_many(jobs: list[tuple[str, list[list[int]]]]) -> list[bytes]:
+    """In a worker: a run of ballots, each made as the member's device makes it."""
+    assert _election is not None
+    election, election_hash = _election
+    return [make_one(election, election_hash, PrivateCredential(t), c) for t, c in jobs]
+
+
+def already_voted(connection: Connection, stage_key: str) -> set[str]:
+    """The card numbers of the members with a ballot in the stage's election."""
+    stage_id = connection.scalar(select(StageRow.id).where(StageRow.key == stage_key))
+    election_id = connection.scalar(select(ElectionRow.id).where(ElectionRow.stage_id == stage_id))
+    query = (
+        select(Member.card_number)
+        .join(PublicCredentialRow, PublicCredentialRow.member_id == Member.id)
+        .join(
+            BallotRow,
+            (BallotRow.credential == PublicCredentialRow.credential)
+            & (PublicCredentialRow.stage_id == stage_id),
+        )
+        .where(BallotRow.election_id == election_id)
+    )
+    return set(connection.scalars(query))
+
+
+def write_batch(connection: Connection, stage_key: str, raws: Sequence[bytes]) -> None:
+    """``raws`` appended to the election's record and index in one transaction, each as
+    ``do_cast`` records a ballot (``services.elections._record_ballot``)."""
+    at = dt.datetime.now(dt.UTC)
+    with connection.begin():
+        election_id, phase, timestamp, head, height, chunks = connection.execute(
+            select(
+                ElectionRow.id,
+                ElectionRow.phase,
+                ElectionRow.timestamp,
+                ElectionRow.head,
+                ElectionRow.height,
+                ElectionRow.chunks,
+            )
+            .join(StageRow, StageRow.id == ElectionRow.stage_id)
+            .where(StageRow.key == stage_key)
+            .with_for_update(of=ElectionRow)
+        ).one()
+        if phase != "voting":
+            raise SystemExit(f"the election of {stage_key!r} is not open for voting ({phase})")
+        stream = io.BytesIO()
+        writer = ArchiveWriter.continue_chain(
+            stream,
+            timestamp=timestamp,
+            last_event=_last_event(connection, election_id, head, height, chunks),
+        )
+        chunk_rows: list[dict[str, object]] = []
+        ballot_rows: list[dict[str, object]] = []
+        audit_rows: list[dict[str, object]] = []
+        for raw in raws:
+            writer.add_event("Ballot", writer.add_data(raw))
+            tracker = sha256_b64(raw)
+            chunk_rows.append(
+                {"election_id": election_id, "seq": chunks + len(chunk_rows),
+                 "content": stream.getvalue()}
+            )  # fmt: skip
+            stream.seek(0)
+            stream.truncate()
+            ballot_rows.append(
+                {"election_id": election_id, "tracker": tracker,
+                 "credential": json.loads(raw)["credential"], "raw": raw, "received_at": at,
+                 "counted": True}
+            )  # fmt: skip
+            audit_rows.append(
+                {"at": at, "actor": ACTOR, "action": "ballot.cast", "subject": stage_key,
+                 "detail": json.dumps({"tracker": tracker}, sort_keys=True)}
+            )  # fmt: skip
+        assert writer.last is not None and writer.height is not None
+        connection.execute(insert(RecordChunk), chunk_rows)
+        connection.execute(insert(BallotRow), ballot_rows)
+        connection.execute(insert(AuditEntry), audit_rows)
+        connection.execute(
+            update(ElectionRow)
+            .where(ElectionRow.id == election_id)
+            .values(
+                head=writer.last.hash,
+                height=writer.height,
+                chunks=ElectionRow.chunks + len(raws),
+                ballots_received=ElectionRow.ballots_received + len(raws),
+            )
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.bulk_ballots", description=__doc__)
+    parser.add_argument("stage")
+    parser.add_argument("--credentials", type=Path, required=True)
+    parser.add_argument("--distribution", type=Path, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args(argv)
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        raise SystemExit("set DATABASE_URL to the election's database")
+    database = Database(url)
+    services = Services(database, actor=ACTOR)
+    try:
+        election = election_definition(services, args.stage)
+        status = election_status(services, args.stage)
+        credentials = read_private_credentials(args.credentials)
+        distribution = parse_distribution(
+            args.distribution.read_text(encoding="utf-8"),
+            stage=args.stage,
+            source=str(args.distribution),
+        )
+        members = planned_ballots(services, args.stage, credentials, distribution, seed=args.seed)
+        if any(len(ballots) != 1 for _, _, ballots in members):
+            raise SystemExit("revotes are cast by `unionvote simulate`, not here (revote = 0)")
+        with database.engine.connect() as connection:
+            done = already_voted(connection, args.stage)
+        todo = [(text, ballots[0]) for card, text, ballots in members if card not in done]
+        print(
+            f"{len(members):,} planned ballots: {len(done):,} already cast, "
+            f"{len(todo):,} to make and write",
+            file=sys.stderr,
+        )
+        start = time.perf_counter()
+        columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        runs = [todo[i : i + BATCH] for i in range(0, len(todo), BATCH)]
+        with (
+            ProcessPoolExecutor(
+                args.workers,
+                initializer=_start_maker,
+                initargs=(compact_json(election.to_json()), status.election_hash),
+            ) as pool,
+            database.engine.connect() as connection,
+            Progress(*Progress.get_default_columns()[:1], *columns) as progress,
+        ):
+            task = progress.add_task("ballots", total=len(todo))
+            for batch in pool.map(_make_many, runs):  # in order, a worker a run
+                write_batch(connection, args.stage, batch)
+                progress.advance(task, len(batch))
+            received = connection.scalar(
+                select(func.count()).select_from(BallotRow).where(BallotRow.counted.is_(True))
+            )
+        took = time.perf_counter() - start
+        rate = len(todo) / took if took else 0
+        print(f"{len(todo):,} ballots in {took:,.0f} s ({rate:,.0f}/s); {received:,} counted")
+    finally:
+        database.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
