@@ -17,17 +17,21 @@ have changed (phase, window, a replay) and appends.
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime
 import hashlib
 import io
 import json
 import os
+import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Engine as DatabaseEngine
 from sqlalchemy.orm import Session
 
 from unionvote.crypto.credentials import PublicCredential
@@ -599,8 +603,8 @@ _MOVE_HEAD: Final = (
     .values(
         head=bindparam("new_head"),
         height=bindparam("new_height"),
-        chunks=_elections.c.chunks + 1,
-        ballots_received=_elections.c.ballots_received + 1,
+        chunks=_elections.c.chunks + bindparam("count"),
+        ballots_received=_elections.c.ballots_received + bindparam("count"),
     )
 )
 
@@ -650,73 +654,182 @@ def _admit(
     return _Admitted(election_id, uuid, election_hash)
 
 
-def _record_ballot(
-    connection: Connection,
-    services: Services,
-    stage_key: str,
-    raw: bytes,
-    tracker: str,
-    credential: str,
-) -> CastReceipt:
-    """The cast's transaction, on ``connection`` (the caller commits): lock the election row,
-    re-check what may have moved since the pre-check (the phase, the window, this ballot or
-    another of the same credential recorded), then append the ballot to the record as its
-    own chunk, index it (the credential's earlier ballot no longer counted), move the head
-    and the counters, and write the audit entry (as :meth:`Tx.audit` writes it)."""
+@dataclass(slots=True)
+class _ToRecord:
+    """A checked ballot waiting to be recorded, and then what became of it."""
+
+    raw: bytes
+    tracker: str
+    credential: str
+    done: bool = False
+    receipt: CastReceipt | None = None
+    error: BaseException | None = None
+
+    def outcome(self) -> CastReceipt:
+        if self.error is not None:
+            raise self.error
+        assert self.receipt is not None
+        return self.receipt
+
+
+class _GroupCommit:
+    """Group commit for one election's casts in this process: checked ballots that reach
+    recording while another batch is being written wait, then are written together by one
+    of their own threads (the leader) in a single transaction. The election row's lock (the
+    record's hash chain makes recording serial, across processes too), the head's move, the
+    commit and its flush to disk are then shared by the batch instead of paid per ballot.
+    Each receipt is still made only after the commit that holds its ballot."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._queue: list[_ToRecord] = []
+        self._leading = False
+
+    def record(self, connection: Connection, services: Services, stage_key: str,
+               item: _ToRecord) -> CastReceipt:  # fmt: skip
+        with self._cond:
+            self._queue.append(item)
+            while not item.done and self._leading:
+                self._cond.wait()
+            if item.done:
+                return item.outcome()
+            self._leading = True
+            batch, self._queue = self._queue, []
+        try:
+            _write_batch(connection, services, stage_key, batch)
+        except BaseException as error:  # nothing of the batch was committed: each is told
+            for waiting in batch:
+                waiting.receipt = None
+                waiting.error = error if waiting is item else _copied(error)
+            raise
+        finally:
+            with self._cond:
+                for waiting in batch:
+                    waiting.done = True
+                self._leading = False
+                self._cond.notify_all()
+        return item.outcome()
+
+
+def _copied(error: BaseException) -> BaseException:
+    """The same error for another thread to raise (an exception object raised in two
+    threads at once would share its traceback)."""
+    try:
+        return copy.copy(error)
+    except Exception:  # noqa: BLE001  # pragma: no cover - one that cannot be copied is shared
+        return error
+
+
+_group_commits: weakref.WeakKeyDictionary[DatabaseEngine, dict[str, _GroupCommit]] = (
+    weakref.WeakKeyDictionary()
+)
+_group_commits_lock = threading.Lock()
+
+
+def _group_commit(engine: DatabaseEngine, stage_key: str) -> _GroupCommit:
+    with _group_commits_lock:
+        by_stage = _group_commits.setdefault(engine, {})
+        group = by_stage.get(stage_key)
+        if group is None:
+            group = by_stage[stage_key] = _GroupCommit()
+        return group
+
+
+def _write_batch(
+    connection: Connection, services: Services, stage_key: str, batch: Sequence[_ToRecord]
+) -> None:
+    """:func:`_record_batch` in its own transaction, committed."""
+    with connection.begin():
+        _record_batch(connection, services, stage_key, batch)
+
+
+def _record_batch(
+    connection: Connection, services: Services, stage_key: str, batch: Sequence[_ToRecord]
+) -> None:
+    """The batch's transaction, on ``connection`` (the caller commits): lock the election
+    row, re-check what may have moved since each pre-check (the phase, the window, each
+    ballot or another of the same credential recorded, by another process or earlier in
+    this batch), then append each ballot to the record as its own chunk, index it (the
+    credential's earlier ballot no longer counted), write its audit entry (as
+    :meth:`Tx.audit` writes it), and move the head and the counters once."""
     at = services.clock.now()
     locked = connection.execute(_LOCK_ELECTION, {"stage": stage_key}).first()
     if locked is None:  # pragma: no cover - the pre-check found it, and none is ever deleted
         raise ElectionError("election.missing", f"the election of {stage_key!r} is gone")
     election_id, phase, timestamp, head, height, chunks, opens, closes = locked
-    # The credential list and the members are fixed once voting opens: the pre-check's
-    # answer stands; the phase, the window and the tracker may have moved meanwhile.
+    # The credential list and the members are fixed once voting opens: the pre-checks'
+    # answers stand; the phase, the window and the trackers may have moved meanwhile.
     _refuse_unless_voting(phase)
-    recorded = connection.execute(
-        _RECORDED, {"election_id": election_id, "tracker": tracker, "credential": credential}
-    ).all()
-    if any(found == tracker for _, found in recorded):  # the same ballot, meanwhile
-        return CastReceipt(tracker, replaced_earlier_ballot=False, already_recorded=True)
-    _refuse_outside_window(opens, closes, at)
-    for earlier, _ in recorded:
-        connection.execute(_UNCOUNT, {"ballot_id": earlier})
+    try:
+        _refuse_outside_window(opens, closes, at)
+        outside: ElectionError | None = None
+    except ElectionError as error:  # a ballot recorded already is still told so
+        outside = error
     stream = io.BytesIO()
     writer = ArchiveWriter.continue_chain(
         stream,
         timestamp=timestamp,
         last_event=_last_event(connection, election_id, head, height, chunks),
     )
-    writer.add_event("Ballot", writer.add_data(raw))
+    chunk_rows: list[dict[str, object]] = []
+    ballot_rows: list[dict[str, object]] = []
+    in_batch: dict[str, dict[str, object]] = {}  # credential → its ballot's row, in this batch
+    trackers: set[str] = set()
+    detail = json.dumps
+    for item in batch:
+        tracker, credential = item.tracker, item.credential
+        recorded = connection.execute(
+            _RECORDED,
+            {"election_id": election_id, "tracker": tracker, "credential": credential},
+        ).all()
+        if tracker in trackers or any(found == tracker for _, found in recorded):
+            item.receipt = CastReceipt(tracker, replaced_earlier_ballot=False,
+                                       already_recorded=True)  # fmt: skip
+            continue
+        if outside is not None:
+            item.error = copy.copy(outside)
+            continue
+        for earlier, _ in recorded:
+            connection.execute(_UNCOUNT, {"ballot_id": earlier})
+        earlier_here = in_batch.get(credential)
+        if earlier_here is not None:
+            earlier_here["counted"] = False
+        writer.add_event("Ballot", writer.add_data(item.raw))
+        chunk_rows.append(
+            {"election_id": election_id, "seq": chunks + len(chunk_rows),
+             "content": stream.getvalue()}
+        )  # fmt: skip
+        stream.seek(0)
+        stream.truncate()
+        row: dict[str, object] = {
+            "election_id": election_id, "tracker": tracker, "credential": credential,
+            "raw": item.raw, "received_at": at, "counted": True,
+        }  # fmt: skip
+        ballot_rows.append(row)
+        in_batch[credential] = row
+        trackers.add(tracker)
+        item.receipt = CastReceipt(
+            tracker, replaced_earlier_ballot=bool(recorded) or earlier_here is not None
+        )
+    if not ballot_rows:
+        return
     assert writer.last is not None and writer.height is not None
-    connection.execute(
-        _ADD_CHUNK, {"election_id": election_id, "seq": chunks, "content": stream.getvalue()}
-    )
-    connection.execute(
-        _ADD_BALLOT,
-        {
-            "election_id": election_id,
-            "tracker": tracker,
-            "credential": credential,
-            "raw": raw,
-            "received_at": at,
-            "counted": True,
-        },
-    )
+    connection.execute(_ADD_CHUNK, chunk_rows)
+    connection.execute(_ADD_BALLOT, ballot_rows)
     connection.execute(
         _MOVE_HEAD,
-        {"election_id": election_id, "new_head": writer.last.hash, "new_height": writer.height},
-    )
+        {"election_id": election_id, "new_head": writer.last.hash,
+         "new_height": writer.height, "count": len(ballot_rows)},
+    )  # fmt: skip
     connection.execute(
         _ADD_AUDIT,
-        {
-            "at": at,
-            "actor": services.actor,
-            "action": "ballot.cast",
-            "subject": stage_key,
-            "detail": json.dumps({"tracker": tracker}, sort_keys=True, default=str),
-        },
-    )
+        [
+            {"at": at, "actor": services.actor, "action": "ballot.cast", "subject": stage_key,
+             "detail": detail({"tracker": row["tracker"]}, sort_keys=True, default=str)}
+            for row in ballot_rows
+        ],
+    )  # fmt: skip
     _last_events[election_id] = writer.last
-    return CastReceipt(tracker, replaced_earlier_ballot=bool(recorded))
 
 
 def do_cast(
@@ -729,8 +842,10 @@ def do_cast(
     ``member_card``, the credential must be the one issued to that member.
 
     Three steps on one pooled connection: the pre-check (:func:`_admit`, one query, no
-    lock), the proofs (the expensive part, outside any transaction), then one short
-    transaction (:func:`_record_ballot`) committed before the receipt is made.
+    lock), the proofs (the expensive part, outside any transaction), then the recording
+    (:func:`_record_batch`), in one short transaction with the other ballots of this process
+    that reach it at the same time (:class:`_GroupCommit`), committed before the receipt is
+    made.
     """
     ballot = _parse_ballot(raw)
     tracker = sha256_b64(raw)  # the ballot's tracker: parse_entry checked the bytes canonical
@@ -749,8 +864,8 @@ def do_cast(
             check_ballot(setup.election, setup.election_hash, ballot)
         except CryptoError as error:
             raise ElectionError(error.check, error.detail) from error
-        with connection.begin():
-            return _record_ballot(connection, services, stage_key, raw, tracker, credential)
+        group = _group_commit(services.db.engine, stage_key)
+        return group.record(connection, services, stage_key, _ToRecord(raw, tracker, credential))
 
 
 # -- closing and tallying ----------------------------------------------------------------------
