@@ -14,8 +14,10 @@ anyone can recompute each aggregate from the record's ballots and check its decr
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -38,6 +40,7 @@ from unionvote.record.messages import (
 __all__ = [
     "SUBTALLIES_VERSION",
     "AggregateTally",
+    "CountedGroups",
     "DecryptionRequest",
     "DimensionTally",
     "EncryptedTally",
@@ -493,6 +496,79 @@ class DimensionTally:
         )
 
 
+class CountedGroups(Mapping[str, tuple[str, ...]]):
+    """``counted_groups``: each counted credential → the ids of its aggregates, kept as its
+    canonical JSON (credentials in order, compact) and read only when looked into.
+
+    A million members make this object some hundred megabytes of JSON: the service's working
+    copy of the sub-tallies is read and written again at each step of the decryption, which
+    never looks into it, and would otherwise parse and write it whole each time. Written from
+    a mapping with one encoding per combination of groups (a million voters fall in a few
+    thousand)."""
+
+    __slots__ = ("_parsed", "json")
+
+    def __init__(self, json_bytes: bytes) -> None:
+        self.json = json_bytes
+        self._parsed: dict[str, tuple[str, ...]] | None = None
+
+    @classmethod
+    def of(cls, groups: Mapping[str, tuple[str, ...]]) -> CountedGroups:
+        """The canonical JSON of ``groups``: the bytes of ``compact_json`` of the object with
+        the credentials sorted, each with the list of its ids."""
+        if isinstance(groups, CountedGroups):
+            return groups
+        out = io.BytesIO()
+        encoded: dict[tuple[str, ...], bytes] = {}
+        for credential in sorted(groups):
+            ids = groups[credential]
+            value = encoded.get(ids)
+            if value is None:
+                value = encoded[ids] = compact_json(list(ids))
+            key = (
+                b'"%b"' % credential.encode()
+                if _PLAIN_KEY.fullmatch(credential)
+                else compact_json(credential)
+            )
+            out.write(b"%b:%b," % (key, value))
+        body = out.getvalue()
+        return cls(b"{" + body[:-1] + b"}" if body else b"{}")
+
+    def _mapping(self) -> dict[str, tuple[str, ...]]:
+        if self._parsed is None:
+            what = "subtallies"
+            obj = _load(self.json, what, "subtallies file")
+            if not isinstance(obj, dict):
+                raise ElectionError(what, "counted_groups is not an object")
+            # One tuple per distinct combination of groups, shared by every credential in it.
+            shared: dict[tuple[str, ...], tuple[str, ...]] = {}
+            parsed = {}
+            try:
+                for credential, listed in obj.items():
+                    ids = tuple(_text(i, what) for i in parse_list(listed, what))
+                    parsed[_text(credential, what)] = shared.setdefault(ids, ids)
+            except CryptoError as error:
+                raise _refusal(what, error) from error
+            self._parsed = parsed
+        return self._parsed
+
+    def __getitem__(self, credential: str) -> tuple[str, ...]:
+        return self._mapping()[credential]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._mapping())
+
+    def __len__(self) -> int:
+        return len(self._mapping())
+
+    def __repr__(self) -> str:
+        return f"CountedGroups({len(self.json)} bytes of JSON)"
+
+
+_PLAIN_KEY: Final = re.compile(r"[0-9A-Za-z_+/=.:-]*")  # written the same with or without json
+_GROUPS_KEY: Final = b',"counted_groups":'
+
+
 @dataclass(frozen=True, slots=True)
 class Subtallies:
     """``subtallies.json``: the group aggregates of an election, published beside its record.
@@ -516,56 +592,62 @@ class Subtallies:
         for dimension in self.dimensions:
             yield from dimension.aggregates
 
-    def to_json(self) -> dict[str, Any]:
+    def _head_json(self) -> dict[str, Any]:
         return {
             "version": SUBTALLIES_VERSION,
             "uuid": self.uuid,
             "election_hash": self.election_hash,
             "min_group_size": self.min_group_size,
             "dimensions": [d.to_json() for d in self.dimensions],
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self._head_json(),
             "counted_groups": {
                 credential: list(ids) for credential, ids in sorted(self.counted_groups.items())
             },
         }
 
     def to_bytes(self) -> bytes:
-        """Canonical compact JSON, as published."""
-        return compact_json(self.to_json())
+        """Canonical compact JSON, as published (``counted_groups`` last, its JSON as kept)."""
+        head = compact_json(self._head_json())
+        return head[:-1] + _GROUPS_KEY + CountedGroups.of(self.counted_groups).json + b"}"
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Subtallies:
-        what = "subtallies"
-        obj = _load(raw, what, "subtallies file")
-        try:
-            expect_fields(
-                obj,
-                what,
-                [
-                    "version",
-                    "uuid",
-                    "election_hash",
-                    "min_group_size",
-                    "dimensions",
-                    "counted_groups",
-                ],
+        """Read the file strictly but for ``counted_groups``, kept as its JSON (read when
+        looked into; ``unionvote verify`` reads the published file whole). A file not in the
+        canonical form :meth:`to_bytes` writes is read whole."""
+        at = raw.find(_GROUPS_KEY)
+        groups = raw[at + len(_GROUPS_KEY) : -1] if at > 0 else b""
+        if groups.startswith(b"{") and raw.endswith(b"}}"):
+            head = raw[:at] + b"}"
+            return cls._from_obj(
+                _load(head, "subtallies", "subtallies file"), CountedGroups(groups)
             )
+        return cls._from_obj(_load(raw, "subtallies", "subtallies file"), None)
+
+    @classmethod
+    def _from_obj(cls, obj: Any, groups: CountedGroups | None) -> Subtallies:
+        what = "subtallies"
+        fields = ["version", "uuid", "election_hash", "min_group_size", "dimensions"]
+        try:
+            expect_fields(obj, what, fields if groups is not None else [*fields, "counted_groups"])
             if obj["version"] != SUBTALLIES_VERSION:
                 raise CryptoError(what, f"version {obj['version']!r}, not {SUBTALLIES_VERSION}")
-            counted = obj["counted_groups"]
-            if not isinstance(counted, dict):
-                raise CryptoError(what, "counted_groups is not an object")
-            # One tuple per distinct combination of groups, shared by every credential in it.
-            shared: dict[tuple[str, ...], tuple[str, ...]] = {}
-            counted_groups = {}
-            for credential, listed in counted.items():
-                ids = tuple(_text(i, what) for i in parse_list(listed, what))
-                counted_groups[_text(credential, what)] = shared.setdefault(ids, ids)
+            if groups is None:
+                counted = obj["counted_groups"]
+                if not isinstance(counted, dict):
+                    raise CryptoError(what, "counted_groups is not an object")
+                groups = CountedGroups(compact_json(counted))
+                groups._mapping()  # checked now, as the rest of the file
             return cls(
                 _text(obj["uuid"], what),
                 _text(obj["election_hash"], what),
                 parse_small_int(obj["min_group_size"], what),
                 tuple(DimensionTally.from_json(d) for d in parse_list(obj["dimensions"], what)),
-                counted_groups,
+                groups,
             )
         except CryptoError as error:
             raise _refusal(what, error) from error
