@@ -20,12 +20,14 @@ process's rules for the council stage to published results the same way.
 
 from __future__ import annotations
 
+import binascii
 import functools
 import hashlib
 import io
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from array import array
+from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Generic, TypeVar
@@ -41,6 +43,7 @@ from unionvote.domain.decision import (
     top_vote_getters_by_party,
 )
 from unionvote.domain.errors import DomainError
+from unionvote.domain.keyindex import KEY_SIZE, KeyIndex
 from unionvote.domain.process import (
     Answer,
     Candidate,
@@ -79,6 +82,7 @@ __all__ = [
     "Aggregate",
     "AggregateCounts",
     "CouncilBasis",
+    "CountedGroupsIndex",
     "Dimension",
     "Electorate",
     "PieceStream",
@@ -436,6 +440,210 @@ class Dimension(Generic[A]):
     aggregates: tuple[A, ...]
 
 
+class CountedGroupsIndex(Mapping[str, tuple[str, ...]]):
+    """``counted_groups`` as the verifier keeps it: each counted credential → the ids of its
+    aggregates, in about 40 bytes a voter where the dictionary of text keys it replaces kept
+    about 155, and ``json.loads`` of the whole file held some 450 on the way (issue 5).
+
+    A credential written as Belenios writes a public key, 64 lowercase hexadecimal digits, is
+    kept as the 32 bytes those digits spell (big-endian as written: RFC 8032's bytes, which
+    ``verify.voters.Voters`` keeps, reversed), all in one :class:`KeyIndex`, so that the
+    canonical file's sorted credentials need no sorting; with each, in a flat array, the
+    number of its combination of ids, of which there are a few thousand (each a tuple, kept
+    once). Any other key (a file that is not what the service writes) is kept as it is
+    beside, so that nothing read is lost and the checks can name it.
+
+    A mapping from the credentials' text: iteration gives the hexadecimal credentials in
+    sorted order, then the others in the order read. :meth:`of_key` looks one up by its
+    bytes without making its text. A key repeated in the file has its last value, as
+    ``json.loads`` gives it."""
+
+    __slots__ = ("_combinations", "_keys", "_numbers", "_others")
+
+    def __init__(
+        self,
+        keys: KeyIndex,
+        numbers: array[int],
+        combinations: Sequence[tuple[str, ...]],
+        others: Mapping[str, tuple[str, ...]],
+    ) -> None:
+        if len(numbers) != len(keys) or max(numbers, default=-1) >= len(combinations):
+            raise ValueError("one combination number per key, each of a listed combination")
+        self._keys = keys
+        self._numbers = numbers
+        self._combinations = tuple(combinations)
+        self._others = dict(others)
+
+    @classmethod
+    def of(cls, groups: Mapping[str, Sequence[str]]) -> CountedGroupsIndex:
+        """The index of a mapping already read (credential → ids)."""
+        builder = _IndexBuilder()
+        for credential, ids in groups.items():
+            builder.add(credential, builder.combination(tuple(ids)))
+        return builder.build()
+
+    @classmethod
+    def from_compact_json(cls, raw: bytes, start: int, stop: int) -> CountedGroupsIndex | None:
+        """The index of the object written in ``raw[start:stop]`` as the service writes it:
+        compact (no space), each value a list of strings. Read an entry at a time, with no
+        copy of the whole and nothing per entry kept but its key's bytes and its number: a
+        combination's JSON is decoded once, a key only when it has an escape. None when the
+        text is not exactly of that form (then it is for ``json.loads`` to read)."""
+        builder = _IndexBuilder()
+        entry = _FIRST_ENTRY.match(raw, start, stop)
+        if entry is None:  # no entry: only the empty object is of this form
+            empty = stop - start == 2 and raw.startswith(b"{}", start)
+            return builder.build() if empty else None
+        entries = _NEXT_ENTRY.finditer(raw, entry.end(), stop)
+        decoded: dict[bytes, int] = {}  # a combination's JSON → its number
+        at = start  # where the next entry must begin: the entries tile the object exactly
+        try:
+            while entry is not None:
+                if entry.start() != at:
+                    return None
+                at = entry.end()
+                hexadecimal, other, listed = entry.groups()
+                number = decoded.get(listed)
+                if number is None:
+                    number = decoded[listed] = builder.combination(tuple(json.loads(listed)))
+                if hexadecimal is not None:
+                    builder.add_key(binascii.unhexlify(hexadecimal), number)
+                elif b"\\" in other:
+                    builder.add(json.loads(b'"%b"' % other), number)
+                else:  # as json.loads decodes bytes
+                    builder.add(other.decode("utf-8", "surrogatepass"), number)
+                entry = next(entries, None)
+        except ValueError:  # a string that is not UTF-8, or not JSON after all
+            return None
+        if at + 1 != stop or not raw.startswith(b"}", at):  # only the closing brace is left
+            return None
+        return builder.build()
+
+    def __getitem__(self, credential: str) -> tuple[str, ...]:
+        if isinstance(credential, str) and _CREDENTIAL_KEY.fullmatch(credential):
+            ids = self.of_key(bytes.fromhex(credential))
+            if ids is None:
+                raise KeyError(credential)
+            return ids
+        return self._others[credential]
+
+    def __iter__(self) -> Iterator[str]:
+        for key in self._keys:
+            yield key.hex()
+        yield from self._others
+
+    def __len__(self) -> int:
+        return len(self._keys) + len(self._others)
+
+    def __repr__(self) -> str:
+        return (
+            f"CountedGroupsIndex({len(self)} credentials, "
+            f"{len(self._combinations)} combinations of groups)"
+        )
+
+    def items(self) -> ItemsView[str, tuple[str, ...]]:
+        return _CountedItems(self)
+
+    def of_key(self, key: bytes) -> tuple[str, ...] | None:
+        """The ids of the credential whose hexadecimal is ``key.hex()``, or None."""
+        index = self._keys.index(key)
+        return None if index is None else self._combinations[self._numbers[index]]
+
+    def key_items(self) -> Iterator[tuple[bytes, tuple[str, ...]]]:
+        """Each hexadecimal credential as its bytes (as in :meth:`of_key`), with its ids, in
+        sorted order."""
+        combinations, numbers = self._combinations, self._numbers
+        for index, key in enumerate(self._keys):
+            yield key, combinations[numbers[index]]
+
+    def other_items(self) -> ItemsView[str, tuple[str, ...]]:
+        """The keys that are not a hexadecimal credential, with their ids."""
+        return self._others.items()
+
+
+class _CountedItems(ItemsView[str, tuple[str, ...]]):
+    """``items()`` read in one pass rather than by looking each key up again."""
+
+    _index: CountedGroupsIndex
+
+    def __init__(self, index: CountedGroupsIndex) -> None:
+        super().__init__(index)
+        self._index = index
+
+    def __iter__(self) -> Iterator[tuple[str, tuple[str, ...]]]:
+        for key, ids in self._index.key_items():
+            yield key.hex(), ids
+        yield from self._index.other_items()
+
+
+class _IndexBuilder:
+    """A :class:`CountedGroupsIndex` being read, an entry at a time."""
+
+    __slots__ = ("_combinations", "_in_order", "_keys", "_number_of", "_numbers", "_others",
+                 "_previous")  # fmt: skip
+
+    def __init__(self) -> None:
+        self._keys = bytearray()  # the hexadecimal credentials' bytes, as read
+        self._numbers = array("I")  # each one's combination's number
+        self._combinations: list[tuple[str, ...]] = []
+        self._number_of: dict[tuple[str, ...], int] = {}
+        self._others: dict[str, tuple[str, ...]] = {}
+        self._previous = b""
+        self._in_order = True  # so far each key after the one before, none repeated
+
+    def combination(self, ids: tuple[str, ...]) -> int:
+        """The number of the combination ``ids`` (a new one the first time)."""
+        number = self._number_of.get(ids)
+        if number is None:
+            number = self._number_of[ids] = len(self._combinations)
+            self._combinations.append(ids)
+        return number
+
+    def add(self, credential: str, number: int) -> None:
+        if _CREDENTIAL_KEY.fullmatch(credential):
+            self.add_key(bytes.fromhex(credential), number)
+        else:
+            self._others[credential] = self._combinations[number]
+
+    def add_key(self, key: bytes, number: int) -> None:
+        self._in_order = self._in_order and key > self._previous
+        self._previous = key
+        self._keys += key
+        self._numbers.append(number)
+
+    def build(self) -> CountedGroupsIndex:
+        keys, numbers = bytes(self._keys), self._numbers
+        self._keys = bytearray()
+        if not self._in_order:
+            keys, numbers = _last_of_each(keys, numbers)
+        return CountedGroupsIndex(KeyIndex(keys), numbers, self._combinations, self._others)
+
+
+def _last_of_each(keys: bytes, numbers: array[int]) -> tuple[bytes, array[int]]:
+    """Keys out of order, sorted, each repeated one with the number it was given last (as
+    ``json.loads`` keeps a repeated key's last value). Only for a file that is not what the
+    service writes: its sorted credentials come in order."""
+
+    def key(i: int) -> bytes:
+        return keys[i * KEY_SIZE : (i + 1) * KEY_SIZE]
+
+    order = sorted(range(len(numbers)), key=key)  # stable: a repeated key's last is last
+    following = [*order[1:], None]
+    kept = [i for i, j in zip(order, following, strict=True) if j is None or key(i) != key(j)]
+    return b"".join(map(key, kept)), array("I", (numbers[i] for i in kept))
+
+
+# One entry of counted_groups in compact JSON: "<credential>":["<id>",...], the credential
+# either 64 lowercase hexadecimal digits (group 1) or any other JSON string's body (group 2),
+# then its list of ids (group 3). A string is what JSON allows: no raw control character, only
+# JSON's escapes (written unrolled, which Python's re runs much faster than an alternation per
+# character).
+_BODY = rb'[^"\\\x00-\x1f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*)*'
+_ENTRY = rb'"(?:([0-9a-f]{64})|(%b))":(\[(?:"%b"(?:,"%b")*)?\])' % (_BODY, _BODY, _BODY)
+_FIRST_ENTRY = re.compile(rb"\{" + _ENTRY)
+_NEXT_ENTRY = re.compile(rb"," + _ENTRY)
+
+
 @dataclass(frozen=True, slots=True)
 class Subtallies:
     """``subtallies.json``: results by group, and which aggregates each counted credential
@@ -446,7 +654,7 @@ class Subtallies:
     election_hash: str
     min_group_size: int
     dimensions: tuple[Dimension[Aggregate], ...]
-    counted_groups: Mapping[str, tuple[str, ...]]
+    counted_groups: CountedGroupsIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -529,9 +737,72 @@ def _subtallies_object(raw: bytes) -> dict[str, Any]:
         raise DomainError(
             check, f"{SUBTALLIES_FILE}: expected the fields {sorted(_SUBTALLIES_KEYS)}"
         )
-    if obj["version"] != 1:
-        raise DomainError(check, f"{SUBTALLIES_FILE}: version {obj['version']!r} is not 1")
+    _check_version(obj)
     return obj
+
+
+def _check_version(obj: dict[str, Any]) -> None:
+    if obj["version"] != 1:
+        raise DomainError(
+            "publication.subtallies", f"{SUBTALLIES_FILE}: version {obj['version']!r} is not 1"
+        )
+
+
+_GROUPS_KEY = b',"counted_groups":'
+_HEAD_KEYS = _SUBTALLIES_KEYS - {"counted_groups"}
+
+
+def _subtallies_parts(raw: bytes) -> tuple[dict[str, Any], slice | None]:
+    """``subtallies.json`` read but for ``counted_groups`` (its version not yet checked), with
+    where that field's JSON is in ``raw``, when the file has the shape the service writes:
+    that field last, after ``,"counted_groups":``, its value an object
+    (:meth:`domain.tally.Subtallies.to_bytes`). Any other file is read whole (and the slice is
+    None), as it always was.
+
+    The two parts read alone give what the whole would: the text before that key, closed by a
+    brace, is an object only if the key is the file's own (found nested in a field before, it
+    would leave a bracket open), and holding exactly the other fields, the file's value of
+    ``counted_groups`` is the one after it. Only a ``counted_groups`` that is not valid JSON
+    goes unnoticed by this reading alone (the verifier reads it)."""
+    at = raw.find(_GROUPS_KEY)
+    start, stop = at + len(_GROUPS_KEY), len(raw) - 1
+    if at > 0 and raw.startswith(b"{", start) and raw.endswith(b"}}"):
+        try:  # decoded as json decodes UTF-8 (a file in another encoding is read whole)
+            head = json.loads((raw[:at] + b"}").decode("utf-8", "surrogatepass"))
+        except (ValueError, RecursionError):
+            head = None
+        if isinstance(head, dict) and set(head) == _HEAD_KEYS:
+            return head, slice(start, stop)
+    return _subtallies_object(raw), None
+
+
+def _counted_groups(raw: bytes, obj: dict[str, Any], where: slice | None) -> Any:
+    """``counted_groups`` read: the index, when its JSON in ``raw[where]`` is compact; else
+    as ``json.loads`` reads it (checked by :func:`_counted_groups_index`). A text that is not
+    JSON is refused as the whole file's reading refuses it, in the same words."""
+    if where is None:
+        return obj["counted_groups"]
+    index = CountedGroupsIndex.from_compact_json(raw, where.start, where.stop)
+    if index is not None:
+        return index
+    try:
+        return json.loads(raw[where])
+    except (ValueError, RecursionError):
+        return _subtallies_object(raw)["counted_groups"]  # raises the whole file's error
+
+
+def _counted_groups_index(counted: Any) -> CountedGroupsIndex:
+    """The index of ``counted_groups`` as ``json.loads`` read it, each item checked."""
+    check = "publication.subtallies"
+    if isinstance(counted, CountedGroupsIndex):  # read in compact form: strings and lists
+        return counted
+    if not isinstance(counted, dict):
+        raise DomainError(check, "counted_groups: expected an object")
+    builder = _IndexBuilder()
+    for k, v in counted.items():
+        ids = tuple(_str(x, check, "counted_groups") for x in _list(v, check, "counted_groups"))
+        builder.add(_str(k, check, "counted_groups"), builder.combination(ids))
+    return builder.build()
 
 
 def _dimensions(obj: dict[str, Any], read: Callable[[Any, str], A]) -> tuple[Dimension[A], ...]:
@@ -556,18 +827,11 @@ def _dimensions(obj: dict[str, Any], read: Callable[[Any, str], A]) -> tuple[Dim
 def parse_subtallies(raw: bytes) -> Subtallies:
     """Read ``subtallies.json`` strictly: a clear error names the first thing wrong."""
     check = "publication.subtallies"
-    obj = _subtallies_object(raw)
+    obj, where = _subtallies_parts(raw)
+    counted = _counted_groups(raw, obj, where)  # first: the file is JSON, or it is refused so
+    _check_version(obj)
     dimensions = _dimensions(obj, _aggregate)
-    counted = obj["counted_groups"]
-    if not isinstance(counted, dict):
-        raise DomainError(check, "counted_groups: expected an object")
-    # One tuple per distinct combination of groups, shared by every credential in it: a
-    # million voters fall in a few thousand combinations.
-    shared: dict[tuple[str, ...], tuple[str, ...]] = {}
-    counted_groups = {}
-    for k, v in counted.items():
-        ids = tuple(_str(x, check, "counted_groups") for x in _list(v, check, "counted_groups"))
-        counted_groups[_str(k, check, "counted_groups")] = shared.setdefault(ids, ids)
+    counted_groups = _counted_groups_index(counted)
     return Subtallies(
         1,
         _str(obj["uuid"], check, "uuid"),
@@ -583,11 +847,14 @@ def parse_subtally_counts(raw: bytes) -> SubtallyCounts:
     :func:`parse_subtallies` reads it but for what the report does not show: the group
     elements of the aggregates' encrypted tallies and partial decryptions are not decoded (a
     subgroup check each, the bulk of the work) and ``counted_groups`` (one entry a counted
-    ballot) is not gone through; ``unionvote verify`` checks both."""
+    ballot, a hundred megabytes for a million) is not read: in the file the service writes,
+    not even parsed (its value is seen to be an object by its first byte); ``unionvote
+    verify`` checks both."""
     check = "publication.subtallies"
-    obj = _subtallies_object(raw)
+    obj, where = _subtallies_parts(raw)  # counted_groups left unread in the canonical file
+    _check_version(obj)
     dimensions = _dimensions(obj, _aggregate_counts)
-    if not isinstance(obj["counted_groups"], dict):
+    if where is None and not isinstance(obj["counted_groups"], dict):
         raise DomainError(check, "counted_groups: expected an object")
     return SubtallyCounts(
         _str(obj["uuid"], check, "uuid"),

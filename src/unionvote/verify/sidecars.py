@@ -151,7 +151,8 @@ class _Accumulator:
 class _Membership:
     """Which aggregates a credential's ballot counts in: looked up in ``counted_groups``
     itself, each combination of ids resolved once (None: not one known aggregate of each
-    dimension)."""
+    dimension). A credential is looked up by the bytes its hexadecimal spells, as
+    ``counted_groups`` keeps them (see :func:`_written_key`)."""
 
     def __init__(self, subtallies: Subtallies, accumulators: Mapping[str, _Accumulator]) -> None:
         self._groups = subtallies.counted_groups
@@ -171,8 +172,8 @@ class _Membership:
                 self._resolved[ids] = tuple(self._accumulators[i] for i in ids)
         return self._resolved[ids]
 
-    def of_credential(self, credential: str) -> tuple[_Accumulator, ...]:
-        ids = self._groups.get(credential)
+    def of_key(self, key: bytes) -> tuple[_Accumulator, ...]:
+        ids = self._groups.of_key(key)
         return () if ids is None else self.of_ids(ids) or ()
 
 
@@ -249,25 +250,26 @@ class _Published:
             for a in iter_aggregates(subtallies)
         }
         membership = _Membership(subtallies, accumulators)
-        # Nothing per voter is built beside the parsed file (whose credentials share one tuple
-        # of ids per combination of groups): a million voters' keys are the bulk of the memory.
+        # Nothing per voter is built beside the parsed file (its credentials' bytes in one
+        # string, each with its combination of groups' number), not even each key's text.
+        groups = subtallies.counted_groups
         extra: list[str] = []
         wrong: list[str] = []
         listed_and_counted = 0
-        for credential, ids in subtallies.counted_groups.items():
-            key = _raw_key(credential)
-            if key is None or self.voters.last_of(key) is None:
-                extra.append(credential)
+        for key, ids in groups.key_items():
+            if self.voters.last_of(_voter_key(key)) is None:
+                extra.append(key.hex())
                 continue
             listed_and_counted += 1
             if membership.of_ids(ids) is None:
-                wrong.append(credential)
+                wrong.append(key.hex())
+        extra.extend(credential for credential, _ in groups.other_items())  # not a public key
         problems = []
         if listed_and_counted != self.voters.counted:
             missing = sorted(
-                hexadecimal
-                for hexadecimal in (key[::-1].hex() for key in self.voters.counted_keys())
-                if hexadecimal not in subtallies.counted_groups
+                _voter_key(key).hex()
+                for key in self.voters.counted_keys()
+                if groups.of_key(_voter_key(key)) is None
             )
             problems.append(f"{len(missing)} counted credentials are in no group: {_few(missing)}")
         if extra:
@@ -299,11 +301,11 @@ class _Published:
                 credential = json.loads(raw)["credential"]
             except (ValueError, TypeError, KeyError, RecursionError):
                 return  # not a ballot: the record's own pass reported it (ballot.canonical)
-            key = _raw_key(credential)
-            index = None if key is None else voters.index(key)
-            if index is None or voters.last(index) != bytes.fromhex(name):
+            key = _written_key(credential)
+            index = None if key is None else voters.index(_voter_key(key))
+            if key is None or index is None or voters.last(index) != bytes.fromhex(name):
                 return
-            groups = membership.of_credential(credential)
+            groups = membership.of_key(key)
             if groups:  # decoded once, added to its group in every dimension
                 weight = voters.weight(index)
                 stored = groups[0].sums.decode_stored(raw, None if weight == 1 else weight)
@@ -625,12 +627,18 @@ def iter_aggregates(subtallies: Subtallies) -> Iterable[Aggregate]:
     return (a for d in subtallies.dimensions for a in d.aggregates)
 
 
-def _raw_key(credential: object) -> bytes | None:
-    """A credential's RFC 8032 bytes from Belenios's string form (64 hex digits, big-endian);
-    None for anything else."""
+def _written_key(credential: object) -> bytes | None:
+    """The bytes a credential's string form spells (Belenios's 64 hexadecimal digits, a
+    big-endian number), as ``counted_groups`` keeps them; None for anything else."""
     if not isinstance(credential, str) or _HEX64.fullmatch(credential) is None:
         return None
-    return bytes.fromhex(credential)[::-1]
+    return bytes.fromhex(credential)
+
+
+def _voter_key(key: bytes) -> bytes:
+    """The voters keep RFC 8032's bytes, little-endian: a written key's, reversed (and back:
+    the reversal is its own inverse)."""
+    return key[::-1]
 
 
 def _few(items: list[str]) -> str:

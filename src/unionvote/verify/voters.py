@@ -2,25 +2,26 @@
 the election (issue 5: a million-member union's record is verified on one small machine).
 
 Every public credential is kept as its 32 RFC 8032 bytes in one sorted string, found again by
-its first two bytes and a search of the few keys that share them; per credential, its weight
-(only when the election is weighted), the SHA-256 of the first ballot seen for it and of its
-last ballot that counts, each 32 bytes in a flat array. A dictionary keyed by bytes objects
-costs more than three times as much per voter. The rare exceptions — a credential with
-several ballots, a ballot of a credential that is not on the list — are kept aside.
+its first two bytes and a search of the few keys that share them (``domain.keyindex``); per
+credential, its weight (only when the election is weighted), the SHA-256 of the first ballot
+seen for it and of its last ballot that counts, each 32 bytes in a flat array. A dictionary
+keyed by bytes objects costs more than three times as much per voter. The rare exceptions — a
+credential with several ballots, a ballot of a credential that is not on the list — are kept
+aside.
 """
 
 from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Iterator
-from itertools import pairwise
 from operator import itemgetter
+
+from unionvote.domain.keyindex import KEY_SIZE, KeyIndex
 
 __all__ = ["Voters"]
 
-_SIZE = 32
+_SIZE = KEY_SIZE  # a credential's bytes, and a SHA-256 digest's
 _NONE = bytes(_SIZE)  # no ballot (a SHA-256 digest is never 32 zero bytes in practice)
-_BUCKETS = 1 << 16  # keys are bucketed by their first two bytes
 
 
 class Voters:
@@ -29,8 +30,8 @@ class Voters:
     ``Voters(pairs)`` takes each credential's 32 bytes and weight (None: unweighted); the
     credentials must be distinct (the credentials entry's parser refuses two alike)."""
 
-    __slots__ = ("_first", "_keys", "_last", "_more", "_starts", "_strangers", "_weights",
-                 "counted", "counted_weight", "size")  # fmt: skip
+    __slots__ = ("_first", "_keys", "_last", "_more", "_strangers", "_weights", "counted",
+                 "counted_weight", "size")  # fmt: skip
 
     def __init__(self, pairs: Iterable[tuple[bytes, int | None]]) -> None:
         entries = sorted(pairs, key=itemgetter(0))
@@ -38,15 +39,10 @@ class Voters:
         for key, _ in entries:
             if len(key) != _SIZE:
                 raise ValueError("a credential is 32 bytes")
-        self._keys = b"".join(key for key, _ in entries)
-        if any(a[0] == b[0] for a, b in pairwise(entries)):
-            raise ValueError("two voters share a public credential")
-        starts = array("I", bytes(4 * (_BUCKETS + 1)))
-        for key, _ in entries:  # count per bucket, then running sums: bucket b is
-            starts[_bucket(key) + 1] += 1  # keys[starts[b]:starts[b + 1]]
-        for b in range(_BUCKETS):
-            starts[b + 1] += starts[b]
-        self._starts = starts
+        try:  # sorted: only a repeated key is refused
+            self._keys = KeyIndex(b"".join(key for key, _ in entries))
+        except ValueError:
+            raise ValueError("two voters share a public credential") from None
         weighted = [1 if w is None else w for _, w in entries]
         self._weights = None if all(w == 1 for w in weighted) else array("q", weighted)
         del entries, weighted
@@ -64,14 +60,7 @@ class Voters:
 
     def index(self, key: bytes) -> int | None:
         """The credential's place in the list, or None when it is not listed."""
-        if len(key) != _SIZE:
-            return None
-        b = _bucket(key)
-        keys, start, end = self._keys, self._starts[b] * _SIZE, self._starts[b + 1] * _SIZE
-        at = keys.find(key, start, end)
-        while at >= 0 and at % _SIZE:  # a match across two keys is no match
-            at = keys.find(key, at + 1, end)
-        return None if at < 0 else at // _SIZE
+        return self._keys.index(key)
 
     def weight(self, index: int) -> int:
         return 1 if self._weights is None else self._weights[index]
@@ -129,8 +118,4 @@ class Voters:
         for index in range(self.size):
             at = index * _SIZE
             if last[at : at + _SIZE] != _NONE:
-                yield keys[at : at + _SIZE]
-
-
-def _bucket(key: bytes) -> int:
-    return key[0] << 8 | key[1]
+                yield keys.key(index)
