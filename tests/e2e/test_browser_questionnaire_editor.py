@@ -93,6 +93,15 @@ def _press(page: Any, button_id: str) -> None:
     _to(page, button_id)
     with page.expect_navigation():
         page.keyboard.press("Enter")
+    # The browser runs autofocus at a rendering update after the page has loaded: on a busy
+    # machine, after the load event the navigation waits for. Wait for it, not for a time.
+    page.wait_for_function(
+        """() => {
+            const wanted = document.querySelector('[autofocus]');
+            return !wanted || document.activeElement === wanted;
+        }""",
+        timeout=15_000,
+    )
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
