@@ -9,9 +9,10 @@ benchmarks only, never the server's path.
 three hours for the 1.2 million ballots issue 5 measures. This makes the very ballots
 ``simulate`` would (``services.simulation.planned_ballots``: the same plan and seed, each
 encrypted, proved and signed with its member's real private credential, on every core) and
-writes them as ``do_cast``'s transaction writes each one — its own record chunk, continuing
-the hash chain, its row in the ballot index, the head and the counters moved, its audit entry
-— a thousand to a transaction, without ``do_cast``'s checks. What the benchmark then
+records them a thousand to a transaction by the code that records a batch of cast ballots
+(``services.elections._write_batch``: each its own record chunk, continuing the hash chain,
+its row in the ballot index and its audit entry, the head and the counters moved), without
+``do_cast``'s pre-check and proofs. What the benchmark then
 measures (the tally, the decryption, the report, ``unionvote verify``, which checks every
 ballot of the record in full) is the product's own path; the casting is not measured.
 
@@ -22,8 +23,6 @@ one. Revotes are refused (``simulate`` casts them): a distribution for this has 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import io
 import json
 import os
 import sys
@@ -33,31 +32,29 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, select
 
 from unionvote.crypto.credentials import PrivateCredential
 from unionvote.crypto.encoding import compact_json, sha256_b64
 from unionvote.domain.simulation import parse_distribution
-from unionvote.record.archive import ArchiveWriter
 from unionvote.record.messages import Election
 from unionvote.services.booth import make_one
 from unionvote.services.context import Services
-from unionvote.services.elections import (
-    _last_event,  # the record's head event, as do_cast continues the chain from it
+from unionvote.services.elections import (  # the recording of a batch of checked ballots
+    _ToRecord,
+    _write_batch,
     election_definition,
     election_status,
 )
 from unionvote.services.simulation import planned_ballots, read_private_credentials
 from unionvote.storage.database import Database
+from unionvote.storage.models import Ballot as BallotRow
 from unionvote.storage.models import (
-    AuditEntry,
     ElectionRow,
     Member,
     PublicCredentialRow,
-    RecordChunk,
     StageRow,
 )
-from unionvote.storage.models import Ballot as BallotRow
 
 BATCH = 1000
 ACTOR = "scale benchmark (bulk ballots)"
@@ -94,67 +91,16 @@ def already_voted(connection: Connection, stage_key: str) -> set[str]:
     return set(connection.scalars(query))
 
 
-def write_batch(connection: Connection, stage_key: str, raws: Sequence[bytes]) -> None:
-    """``raws`` appended to the election's record and index in one transaction, each as
-    ``do_cast`` records a ballot (``services.elections._record_ballot``)."""
-    at = dt.datetime.now(dt.UTC)
-    with connection.begin():
-        election_id, phase, timestamp, head, height, chunks = connection.execute(
-            select(
-                ElectionRow.id,
-                ElectionRow.phase,
-                ElectionRow.timestamp,
-                ElectionRow.head,
-                ElectionRow.height,
-                ElectionRow.chunks,
-            )
-            .join(StageRow, StageRow.id == ElectionRow.stage_id)
-            .where(StageRow.key == stage_key)
-            .with_for_update(of=ElectionRow)
-        ).one()
-        if phase != "voting":
-            raise SystemExit(f"the election of {stage_key!r} is not open for voting ({phase})")
-        stream = io.BytesIO()
-        writer = ArchiveWriter.continue_chain(
-            stream,
-            timestamp=timestamp,
-            last_event=_last_event(connection, election_id, head, height, chunks),
-        )
-        chunk_rows: list[dict[str, object]] = []
-        ballot_rows: list[dict[str, object]] = []
-        audit_rows: list[dict[str, object]] = []
-        for raw in raws:
-            writer.add_event("Ballot", writer.add_data(raw))
-            tracker = sha256_b64(raw)
-            chunk_rows.append(
-                {"election_id": election_id, "seq": chunks + len(chunk_rows),
-                 "content": stream.getvalue()}
-            )  # fmt: skip
-            stream.seek(0)
-            stream.truncate()
-            ballot_rows.append(
-                {"election_id": election_id, "tracker": tracker,
-                 "credential": json.loads(raw)["credential"], "raw": raw, "received_at": at,
-                 "counted": True}
-            )  # fmt: skip
-            audit_rows.append(
-                {"at": at, "actor": ACTOR, "action": "ballot.cast", "subject": stage_key,
-                 "detail": json.dumps({"tracker": tracker}, sort_keys=True)}
-            )  # fmt: skip
-        assert writer.last is not None and writer.height is not None
-        connection.execute(insert(RecordChunk), chunk_rows)
-        connection.execute(insert(BallotRow), ballot_rows)
-        connection.execute(insert(AuditEntry), audit_rows)
-        connection.execute(
-            update(ElectionRow)
-            .where(ElectionRow.id == election_id)
-            .values(
-                head=writer.last.hash,
-                height=writer.height,
-                chunks=ElectionRow.chunks + len(raws),
-                ballots_received=ElectionRow.ballots_received + len(raws),
-            )
-        )
+def write_batch(connection: Connection, services: Services, stage_key: str,
+                raws: Sequence[bytes]) -> None:  # fmt: skip
+    """``raws`` recorded in one transaction by the very code that records a batch of cast
+    ballots (``services.elections._write_batch``: each its own record chunk, its index row and
+    audit entry, the head and counters moved once), without the cast's pre-check and proofs."""
+    batch = [_ToRecord(raw, sha256_b64(raw), json.loads(raw)["credential"]) for raw in raws]
+    _write_batch(connection, services, stage_key, batch)
+    refused = [item.error for item in batch if item.error is not None]
+    if refused:
+        raise SystemExit(f"a ballot was not recorded: {refused[0]}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -204,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ):
             task = progress.add_task("ballots", total=len(todo))
             for batch in pool.map(_make_many, runs):  # in order, a worker a run
-                write_batch(connection, args.stage, batch)
+                write_batch(connection, services, args.stage, batch)
                 progress.advance(task, len(batch))
             received = connection.scalar(
                 select(func.count()).select_from(BallotRow).where(BallotRow.counted.is_(True))
