@@ -507,6 +507,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the tally's worker counts to measure, comma-separated (default: 1 and every core)",
     )
     parser.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="stop after the export (to measure the steps before it again)",
+    )
+    parser.add_argument(
         "--verify-workers",
         type=_worker_counts,
         default=None,
@@ -561,7 +566,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # state and local, the report) and their manifest, all of which `unionvote verify` checks.
     record = work / PUBLISHED / STAGE / record_file_name(STAGE)
     verdicts: list[str] = []
-    for workers in args.verify_workers or sorted({1, cores}):
+    for workers in [] if args.no_verify else args.verify_workers or sorted({1, cores}):
         run = runner.measured(
             f"unionvote verify, {workers} worker{'s' if workers > 1 else ''}",
             [UNIONVOTE, "verify", str(record), "--workers", str(workers)],
@@ -570,7 +575,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         verdicts.append(run.last_line)
         if run.returncode != 0:
             console.print(f"[bold red]unionvote verify did not pass: {run.last_line}[/]")
-    note = belenios_verify(runner, record, ballots, args.belenios_limit)
+    note = (
+        "verification not run (--no-verify)"
+        if args.no_verify
+        else belenios_verify(runner, record, ballots, args.belenios_limit)
+    )
     if note:
         console.print(f"[bold red]{note}[/]" if "SKIPPED" in note else note)
     load_after = machine()["load average (1, 5, 15 min)"]

@@ -30,6 +30,7 @@ from unionvote.domain.election import ElectionBox
 from unionvote.domain.tally import DecryptionRequest, Subtallies, TrusteeDecryption
 from unionvote.services import elections as elections_service
 from unionvote.services.elections import (
+    PENDING_GROUPS_FILE,
     PENDING_SUBTALLIES_FILE,
     SUBTALLIES_FILE,
     decryption_request,
@@ -155,6 +156,7 @@ def test_result_subtallies_and_the_record_equal_election_box(
     assert [list(row) for row in result.result] == expected
 
     assert published(database, PENDING_SUBTALLIES_FILE) is None
+    assert published(database, PENDING_GROUPS_FILE) is None  # joined into the published file
     raw_subtallies = published(database, SUBTALLIES_FILE)
     assert raw_subtallies is not None
     subtallies = Subtallies.from_bytes(raw_subtallies)
@@ -307,6 +309,10 @@ def test_the_decryption_request(database: Database) -> None:
     assert (request.uuid, request.election_hash) == (vote.uuid, vote.election_hash)
     pending = Subtallies.from_bytes(published(database, PENDING_SUBTALLIES_FILE) or b"")
     assert [group_id for group_id, _ in request.groups] == [a.id for a in pending.aggregates]
+    # counted_groups waits apart, unread by each decryption step, until the result
+    assert dict(pending.counted_groups) == {}
+    groups = json.loads(published(database, PENDING_GROUPS_FILE) or b"")
+    assert list(groups) == sorted(groups) and groups
     assert all(a.result is None and not a.partial_decryptions for a in pending.aggregates)
 
 

@@ -254,19 +254,95 @@ def _read_pieces(pieces: Iterator[bytes], on_ballot: BallotSink | None) -> Recor
 _CREDENTIAL_KEY = re.compile(r"[0-9a-f]{64}")
 
 
-def _credential_weights(raw: bytes) -> tuple[dict[str, int], bool]:
+class CredentialWeights(Mapping[str, int]):
+    """The record's public credentials (Belenios's string: 64 hexadecimal digits) → each
+    one's weight (1 when unweighted), in about 32 bytes a voter (40 with weights): the keys in
+    a :class:`KeyIndex` (the bytes the digits spell), the weights in a flat array."""
+
+    __slots__ = ("_keys", "_weights")
+
+    def __init__(self, keys: KeyIndex, weights: array[int] | None) -> None:
+        self._keys, self._weights = keys, weights
+
+    def __getitem__(self, credential: str) -> int:
+        index = (
+            self._keys.index(bytes.fromhex(credential))
+            if isinstance(credential, str) and _CREDENTIAL_KEY.fullmatch(credential)
+            else None
+        )
+        if index is None:
+            raise KeyError(credential)
+        return 1 if self._weights is None else self._weights[index]
+
+    def __iter__(self) -> Iterator[str]:
+        return (key.hex() for key in self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __repr__(self) -> str:
+        return f"CredentialWeights({len(self)} credentials)"
+
+
+# The credentials entry as written: ["<64 hex digits>" or "<64 hex digits>,<weight>", ...].
+_LISTED_CREDENTIAL = re.compile(rb'"([0-9a-f]{64})(?:,([1-9][0-9]*))?"')
+
+
+def _credential_weights(raw: bytes) -> tuple[CredentialWeights, bool]:
     """Each public credential's weight (1 when unweighted), and whether weights are given.
 
     Read for the report's facts, not checked as group elements: a record's credentials are
     checked by ``unionvote verify`` and, on the server, when they were imported; checking a
-    million of them again here would cost a minute (a subgroup check each)."""
+    million of them again here would cost a minute (a subgroup check each). Read an item at
+    a time when the list is written as the service writes it, compact (else through JSON),
+    and kept in a few dozen bytes a voter."""
+    keys = bytearray()
+    weights = array("q")
+    kinds = set()
+    at, items = 1, 0
+    if raw.startswith(b"["):
+        for match in _LISTED_CREDENTIAL.finditer(raw, 1):
+            if match.start() != at:
+                break
+            keys += bytes.fromhex(match[1].decode())
+            weights.append(int(match[2]) if match[2] is not None else 1)
+            kinds.add(match[2] is not None)
+            items += 1
+            at = match.end() + 1  # past the comma (or the closing bracket)
+            if raw[match.end() : at] != b",":
+                break
+    compact = (items == 0 and raw == b"[]") or (items > 0 and at == len(raw) and raw.endswith(b"]"))
+    if not compact:
+        keys, weights, kinds = _credential_weights_read_whole(raw)
+    if len(kinds) > 1:
+        raise DomainError(
+            "publication.record", "either every public credential has a weight or none has"
+        )
+    weighted = kinds == {True}
+    try:
+        index = KeyIndex(bytes(keys))  # the service lists the credentials sorted
+    except ValueError:
+        order = sorted(range(len(weights)), key=lambda i: keys[i * KEY_SIZE : (i + 1) * KEY_SIZE])
+        try:
+            index = KeyIndex(b"".join(keys[i * KEY_SIZE : (i + 1) * KEY_SIZE] for i in order))
+        except ValueError:
+            raise DomainError(
+                "publication.record", "two voters share a public credential"
+            ) from None
+        weights = array("q", (weights[i] for i in order))
+    return CredentialWeights(index, weights if weighted else None), weighted
+
+
+def _credential_weights_read_whole(raw: bytes) -> tuple[bytearray, array[int], set[bool]]:
+    """The credentials entry read through JSON, each item checked."""
     try:
         listed = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise DomainError("publication.record", f"the public credentials: {error}") from None
     if not isinstance(listed, list):
         raise DomainError("publication.record", "the public credentials are not a list")
-    weights: dict[str, int] = {}
+    keys = bytearray()
+    weights = array("q")
     kinds = set()
     for item in listed:
         key, sep, weight = item.partition(",") if isinstance(item, str) else ("", "", "")
@@ -274,15 +350,10 @@ def _credential_weights(raw: bytes) -> tuple[dict[str, int], bool]:
             sep and not (weight.isascii() and weight.isdigit() and int(weight) > 0)
         ):
             raise DomainError("publication.record", f"not a public credential: {str(item)[:80]!r}")
-        weights[key] = int(weight) if sep else 1
+        keys += bytes.fromhex(key)
+        weights.append(int(weight) if sep else 1)
         kinds.add(bool(sep))
-    if len(kinds) > 1:
-        raise DomainError(
-            "publication.record", "either every public credential has a weight or none has"
-        )
-    if len(weights) != len(listed):
-        raise DomainError("publication.record", "two voters share a public credential")
-    return weights, kinds == {True}
+    return keys, weights, kinds
 
 
 def _read_stream(

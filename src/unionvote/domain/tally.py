@@ -519,7 +519,9 @@ class CountedGroups(Mapping[str, tuple[str, ...]]):
         if isinstance(groups, CountedGroups):
             return groups
         out = io.BytesIO()
+        out.write(b"{")
         encoded: dict[tuple[str, ...], bytes] = {}
+        separator = b""
         for credential in sorted(groups):
             ids = groups[credential]
             value = encoded.get(ids)
@@ -530,9 +532,10 @@ class CountedGroups(Mapping[str, tuple[str, ...]]):
                 if _PLAIN_KEY.fullmatch(credential)
                 else compact_json(credential)
             )
-            out.write(b"%b:%b," % (key, value))
-        body = out.getvalue()
-        return cls(b"{" + body[:-1] + b"}" if body else b"{}")
+            out.write(b"%b%b:%b" % (separator, key, value))
+            separator = b","
+        out.write(b"}")
+        return cls(out.getvalue())
 
     def _mapping(self) -> dict[str, tuple[str, ...]]:
         if self._parsed is None:
@@ -612,7 +615,8 @@ class Subtallies:
     def to_bytes(self) -> bytes:
         """Canonical compact JSON, as published (``counted_groups`` last, its JSON as kept)."""
         head = compact_json(self._head_json())
-        return head[:-1] + _GROUPS_KEY + CountedGroups.of(self.counted_groups).json + b"}"
+        groups = CountedGroups.of(self.counted_groups).json
+        return b"".join((head[:-1], _GROUPS_KEY, groups, b"}"))  # one copy of the groups
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Subtallies:
